@@ -1,0 +1,1 @@
+"""One module per channel; the shared contract is in base.py, the list of channels in registry.py."""

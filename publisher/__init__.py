@@ -1,0 +1,1 @@
+"""Write one Markdown post, publish it once to every channel."""

@@ -1,0 +1,257 @@
+"""The post model: one Markdown file with YAML front matter, validated, parsed once."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import frontmatter
+import yaml
+from markdown_it.tree import SyntaxTreeNode
+
+from publisher.config import Settings
+from publisher.errors import PostError
+from publisher.markdown import inline_text, parse_body
+
+KNOWN_KEYS = frozenset({
+    "title", "date", "slug", "category", "tags", "summary", "coverImage", "cover_image",
+    "url", "author", "channels",
+})
+CHANNEL_NAMES = ("email", "x", "telegram", "wechat")
+
+
+@dataclass(frozen=True)
+class Post:
+    source: str  # the file name, for messages
+    title: str
+    slug: str
+    url: str  # canonical URL of the full post
+    body: str  # Markdown body as written (the leading title heading removed)
+    tree: SyntaxTreeNode = field(repr=False, compare=False)  # the one parse of `body`
+    date: dt.datetime | None = None  # timezone-aware
+    category: str | None = None
+    tags: tuple[str, ...] = ()
+    summary: tuple[str, ...] = ()  # points, plain text
+    cover_image: str | None = None
+    author: str | None = None
+    channels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)  # unknown front matter, kept
+
+    def channel_options(self, name: str) -> Mapping[str, Any]:
+        return self.channels.get(name, {})
+
+    def channel_enabled(self, name: str) -> bool:
+        return self.channel_options(name).get("enabled", True) is not False
+
+    @property
+    def sections(self) -> list[tuple[str, list[SyntaxTreeNode]]]:
+        """(heading text, blocks) for each top-level section; the intro has heading ''."""
+        out: list[tuple[str, list[SyntaxTreeNode]]] = [("", [])]
+        for block in self.tree.children:
+            if block.type == "heading" and block.tag in ("h1", "h2"):
+                out.append((inline_text(block.children[0]), []))
+            else:
+                out[-1][1].append(block)
+        return [s for s in out if s[0] or s[1]]
+
+
+def load_post(path: str | Path, settings: Settings) -> Post:
+    """Read, validate and parse a post file. Raises PostError naming file, field and expectation."""
+    path = Path(path)
+    name = str(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise PostError(name, "file not found") from None
+    except OSError as exc:
+        raise PostError(name, f"cannot read: {exc.strerror}") from None
+    if path.is_dir():
+        raise PostError(name, "is a folder; expected a Markdown file")
+    if size > settings.max_post_bytes:
+        raise PostError(name, f"is {size:,} bytes; the limit is {settings.max_post_bytes:,} "
+                        "(PUBLISHER_MAX_POST_BYTES)")
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise PostError(name, "is a binary file; expected UTF-8 Markdown text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PostError(f"{name}, line {line}", "is not UTF-8 text; save the file as UTF-8") from None
+    return parse_post(text, name=name, settings=settings, default_slug=path.stem)
+
+
+def parse_post(text: str, *, name: str, settings: Settings, default_slug: str = "post") -> Post:
+    try:
+        meta, body = _split_front_matter(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name}, front matter line {mark.line + 2}" if mark else f"{name}, front matter"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PostError(where, f"broken YAML ({problem})") from None
+    except _NotAMapping as exc:
+        raise PostError(f"{name}, front matter", f"expected key: value pairs, got {exc.args[0]}") from None
+
+    body = body.strip("\n")
+    title = _text_field(meta, "title", name)
+    lines = body.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    heading = None
+    if first is not None and re.match(r"^#\s+\S", lines[first]):
+        heading = re.sub(r"\s+#+\s*$", "", lines[first][1:].strip())
+    if heading is not None and (title is None or _same_text(heading, title)):
+        body = "\n".join(lines[first + 1:]).strip("\n")  # the title is shown by every channel itself
+        title = title or inline_text(parse_body(heading).children[0].children[0])
+    if not title:
+        raise PostError(name, "no title: add `title:` to the front matter or start the body with `# Title`")
+    if not body.strip():
+        raise PostError(name, "the body is empty; write the post below the front matter")
+
+    slug = _text_field(meta, "slug", name) or slugify(default_slug)
+    if not re.fullmatch(r"[\w-]+", slug):
+        raise PostError(f"{name}, field 'slug'", f"expected letters, digits and dashes, got {slug!r}")
+    url = _text_field(meta, "url", name) or f"{settings.site_url.rstrip('/')}/{slug}"
+    if not url.startswith(("http://", "https://")):
+        raise PostError(f"{name}, field 'url'", f"expected an http(s) URL, got {url!r}")
+    cover = _text_field(meta, "coverImage", name) or _text_field(meta, "cover_image", name)
+    if cover and not cover.startswith(("http://", "https://")):
+        raise PostError(f"{name}, field 'coverImage'", f"expected an http(s) image URL, got {cover!r}")
+
+    return Post(
+        source=name,
+        title=" ".join(title.split()),
+        slug=slug,
+        url=url,
+        body=body,
+        tree=parse_body(body),
+        date=_date_field(meta.get("date"), name, settings),
+        category=_text_field(meta, "category", name),
+        tags=_tags_field(meta.get("tags"), name),
+        summary=_summary_field(meta.get("summary"), name),
+        cover_image=cover,
+        author=_text_field(meta, "author", name),
+        channels=_channels_field(meta.get("channels"), name),
+        extra=MappingProxyType({k: v for k, v in meta.items() if k not in KNOWN_KEYS}),
+    )
+
+
+class _NotAMapping(Exception):
+    pass
+
+
+def _split_front_matter(text: str) -> tuple[dict, str]:
+    if not re.match(r"^---\s*\n", text):
+        return {}, text
+    post = frontmatter.loads(text)
+    # python-frontmatter turns a non-mapping into {}; look at the raw YAML to say so.
+    handler = post.handler or frontmatter.YAMLHandler()
+    raw_meta, _ = handler.split(text)[:2]
+    loaded = yaml.safe_load(raw_meta) if raw_meta.strip() else {}
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        raise _NotAMapping(type(loaded).__name__)
+    return dict(post.metadata), post.content
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _text_field(meta: dict, key: str, name: str) -> str | None:
+    value = meta.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise PostError(f"{name}, field '{key}'", f"expected text, got {_kind(value)}")
+    value = str(value).strip()
+    return value or None
+
+
+def _kind(value: object) -> str:
+    return {dict: "a mapping", list: "a list", bool: "true/false"}.get(type(value), type(value).__name__)
+
+
+def _date_field(value: object, name: str, settings: Settings) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    where = f"{name}, field 'date'"
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise PostError(where, f"expected a date like 2026-01-24 or 2026-01-24T08:00:00+08:00, got {value!r}") from None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=settings.tz)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=settings.tz)
+    raise PostError(where, f"expected a date like 2026-01-24, got {_kind(value)}")
+
+
+def _tags_field(value: object, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [t for t in re.split(r"[,，]", value)]
+    if not isinstance(value, list) or not all(isinstance(t, (str, int, float)) and not isinstance(t, bool) for t in value):
+        raise PostError(f"{name}, field 'tags'", "expected a list of words, like [AI, news]")
+    return tuple(str(t).strip() for t in value if str(t).strip())
+
+
+def _summary_field(value: object, name: str) -> tuple[str, ...]:
+    """A summary is plain text (one point) or a Markdown bullet list (one point per item)."""
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        items = value
+    elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        items = None
+        text = str(value).strip()
+    else:
+        raise PostError(f"{name}, field 'summary'", f"expected text or a bullet list, got {_kind(value)}")
+    if items is not None:
+        if not all(isinstance(i, (str, int, float)) and not isinstance(i, bool) for i in items):
+            raise PostError(f"{name}, field 'summary'", "expected a list of text points")
+        points = [str(i) for i in items]
+    else:
+        tree = parse_body(text)
+        lists = [b for b in tree.children if b.type in ("bullet_list", "ordered_list")]
+        if lists and len(lists) == len(tree.children):
+            points = [inline_text(item.children[0].children[0]) for lst in lists for item in lst.children
+                      if item.children and item.children[0].children]
+        else:
+            points = [" ".join(inline_text(b.children[0]).split()) for b in tree.children
+                      if b.children and b.children[0].type == "inline"]
+            points = [" ".join(points)] if points else []
+    return tuple(" ".join(p.split()) for p in points if p.strip())
+
+
+def _channels_field(value: object, name: str) -> Mapping[str, Mapping[str, Any]]:
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, dict):
+        raise PostError(f"{name}, field 'channels'", "expected a mapping like {x: {enabled: false}}")
+    out = {}
+    for channel, opts in value.items():
+        where = f"{name}, field 'channels.{channel}'"
+        if channel not in CHANNEL_NAMES:
+            raise PostError(where, f"unknown channel; expected one of {', '.join(CHANNEL_NAMES)}")
+        if opts is None:
+            opts = {}
+        if not isinstance(opts, dict):
+            raise PostError(where, "expected a mapping of options")
+        if "enabled" in opts and not isinstance(opts["enabled"], bool):
+            raise PostError(f"{where}.enabled", "expected true or false")
+        out[channel] = MappingProxyType(dict(opts))
+    return MappingProxyType(out)
+
+
+def slugify(text: str) -> str:
+    """A URL slug from a file name: keeps letters of any script, digits and dashes."""
+    text = unicodedata.normalize("NFKC", text).strip().lower()
+    text = re.sub(r"[^\w\s-]", "", text)
+    return re.sub(r"[\s_-]+", "-", text).strip("-") or "post"
