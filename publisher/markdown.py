@@ -137,3 +137,13 @@ def walk(node: SyntaxTreeNode):
     for child in node.children:
         yield child
         yield from walk(child)
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def is_mostly_cjk(text: str) -> bool:
+    """True when CJK characters outnumber Latin letters: chooses 阅读原文 over 'Read more'."""
+    cjk = len(_CJK.findall(text))
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    return cjk > 0 and cjk * 2 >= latin

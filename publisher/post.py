@@ -75,7 +75,7 @@ def load_post(path: str | Path, settings: Settings) -> Post:
         raise PostError(name, f"is {size:,} bytes; the limit is {settings.max_post_bytes:,} "
                         "(PUBLISHER_MAX_POST_BYTES)")
     raw = path.read_bytes()
-    if b"\x00" in raw:
+    if _looks_binary(raw):
         raise PostError(name, "is a binary file; expected UTF-8 Markdown text")
     try:
         text = raw.decode("utf-8-sig")
@@ -83,6 +83,12 @@ def load_post(path: str | Path, settings: Settings) -> Post:
         line = raw[: exc.start].count(b"\n") + 1
         raise PostError(f"{name}, line {line}", "is not UTF-8 text; save the file as UTF-8") from None
     return parse_post(text, name=name, settings=settings, default_slug=path.stem)
+
+
+def _looks_binary(raw: bytes) -> bool:
+    head = raw[:8192]
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return b"\x00" in head or (len(head) > 0 and controls / len(head) > 0.1)
 
 
 def parse_post(text: str, *, name: str, settings: Settings, default_slug: str = "post") -> Post:
@@ -143,19 +149,27 @@ class _NotAMapping(Exception):
     pass
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so a bad date is reported by field, not by YAML."""
+
+
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _split_front_matter(text: str) -> tuple[dict, str]:
-    if not re.match(r"^---\s*\n", text):
+    handler = frontmatter.YAMLHandler()
+    if not handler.detect(text):
         return {}, text
-    post = frontmatter.loads(text)
-    # python-frontmatter turns a non-mapping into {}; look at the raw YAML to say so.
-    handler = post.handler or frontmatter.YAMLHandler()
-    raw_meta, _ = handler.split(text)[:2]
-    loaded = yaml.safe_load(raw_meta) if raw_meta.strip() else {}
+    raw_meta, body = handler.split(text)
+    loaded = yaml.load(raw_meta, Loader=_FrontMatterLoader) if raw_meta.strip() else {}
     if loaded is None:
         loaded = {}
     if not isinstance(loaded, dict):
-        raise _NotAMapping(type(loaded).__name__)
-    return dict(post.metadata), post.content
+        raise _NotAMapping(_kind(loaded))
+    return {str(k): v for k, v in loaded.items()}, body
 
 
 def _same_text(a: str, b: str) -> bool:
@@ -181,8 +195,10 @@ def _date_field(value: object, name: str, settings: Settings) -> dt.datetime | N
         return None
     where = f"{name}, field 'date'"
     if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        text = re.sub(r"^(\d{4})-(\d{1,2})-(\d{1,2})", lambda m: f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}", text)
         try:
-            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            value = dt.datetime.fromisoformat(text)
         except ValueError:
             raise PostError(where, f"expected a date like 2026-01-24 or 2026-01-24T08:00:00+08:00, got {value!r}") from None
     if isinstance(value, dt.datetime):
@@ -237,15 +253,15 @@ def _channels_field(value: object, name: str) -> Mapping[str, Mapping[str, Any]]
         raise PostError(f"{name}, field 'channels'", "expected a mapping like {x: {enabled: false}}")
     out = {}
     for channel, opts in value.items():
-        where = f"{name}, field 'channels.{channel}'"
+        where = f"{name}, field 'channels.{channel}"
         if channel not in CHANNEL_NAMES:
-            raise PostError(where, f"unknown channel; expected one of {', '.join(CHANNEL_NAMES)}")
+            raise PostError(where + "'", f"unknown channel; expected one of {', '.join(CHANNEL_NAMES)}")
         if opts is None:
             opts = {}
         if not isinstance(opts, dict):
-            raise PostError(where, "expected a mapping of options")
+            raise PostError(where + "'", "expected a mapping of options")
         if "enabled" in opts and not isinstance(opts["enabled"], bool):
-            raise PostError(f"{where}.enabled", "expected true or false")
+            raise PostError(f"{where}.enabled'", "expected true or false")
         out[channel] = MappingProxyType(dict(opts))
     return MappingProxyType(out)
 

@@ -1,0 +1,74 @@
+"""`publisher preview`: render every channel and write what each platform would receive."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from channels.registry import CHANNELS
+from publisher.config import Settings
+from publisher.markdown import is_mostly_cjk
+from publisher.post import Post
+from templates import environment
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Every channel's payload and its problems, for one post."""
+
+    post: Post
+    payloads: dict[str, Any]
+    problems: dict[str, list[str]]
+
+
+def render_all(post: Post, settings: Settings) -> Rendered:
+    payloads, problems = {}, {}
+    for name, channel in CHANNELS.items():
+        payloads[name] = channel.render(post, settings)
+        problems[name] = channel.checks(payloads[name], settings)
+    return Rendered(post, payloads, problems)
+
+
+def preview_files(rendered: Rendered) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for name, channel in CHANNELS.items():
+        files.update(channel.preview_files(rendered.payloads[name]))
+    files["checks.json"] = json.dumps(rendered.problems, ensure_ascii=False, indent=2) + "\n"
+    files["index.html"] = preview_page(rendered)
+    return files
+
+
+def preview_page(rendered: Rendered) -> str:
+    """One page showing the four channels side by side, as a person would see them."""
+    from channels.telegram import visible_length
+    from channels.x import weighted_length
+
+    views = {name: CHANNELS[name].preview_json(p) for name, p in rendered.payloads.items()}
+    tweets = [dict(t, weight=weighted_length(t["text"])) for t in views["x"]["tweets"]]
+    calls = []
+    for call in views["telegram"]["calls"]:
+        params = call["params"]
+        body = params.get("text") or params.get("caption") or ""
+        calls.append({"method": call["method"], "photo": params.get("photo"), "html": body,
+                      "length": visible_length(body)})
+    return environment().get_template("preview.html").render(
+        post=rendered.post, problems=rendered.problems, tweets=tweets, calls=calls,
+        wechat=views["wechat"], email=views["email"], email_src="email.html", email_text_src="email.txt",
+        lang="zh" if is_mostly_cjk(rendered.post.title + rendered.post.body[:2000]) else "en",
+    )
+
+
+def write_preview(rendered: Rendered, out_dir: Path) -> list[Path]:
+    """Write all files into out_dir; built in a temporary folder first so a failure leaves nothing half-written."""
+    files = preview_files(rendered)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".preview-") as tmp:
+        for name, text in files.items():
+            (Path(tmp) / name).write_text(text, encoding="utf-8", newline="")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            shutil.move(str(Path(tmp) / name), out_dir / name)
+    return [out_dir / name for name in files]

@@ -1,0 +1,85 @@
+import datetime as dt
+
+import pytest
+
+from publisher.config import load_settings
+from publisher.errors import PostError
+from publisher.post import parse_post
+
+
+def parse(text, **env):
+    return parse_post(text, name="t.md", settings=load_settings(env=env), default_slug="My Post_2026")
+
+
+def test_sample_fields(sample_post):
+    p = sample_post
+    assert p.title == "AI商业化加速与人形机器人量产元年开启"
+    assert p.slug == "2026-01-24-ai-daily"
+    assert p.url == "https://example.com/2026-01-24-ai-daily"
+    assert p.date == dt.datetime(2026, 1, 24, tzinfo=dt.timezone.utc)
+    assert p.category == "AI 日报" and p.tags == ("AI", "AI 日报")
+    assert len(p.summary) == 10 and p.summary[0].startswith("OpenAI的API业务")
+    assert not any(point.startswith("-") for point in p.summary)
+    assert p.cover_image.endswith("OKxQrA9I.png")
+    assert "seo" in p.extra
+    assert p.sections[0][0].startswith("OpenAI 商业化加速")
+    assert p.tree.children[0].type == "heading"  # the duplicate title heading was removed
+
+
+def test_title_from_first_heading_and_slug_from_file_name():
+    p = parse("# Hello *World*\n\nBody text.\n")
+    assert p.title == "Hello World"
+    assert p.slug == "my-post-2026"
+    assert p.body == "Body text."
+
+
+def test_front_matter_title_wins_and_different_heading_stays():
+    p = parse("---\ntitle: Real title\n---\n# A section\n\ntext\n")
+    assert p.title == "Real title"
+    assert p.tree.children[0].type == "heading"
+
+
+def test_overrides_aliases_and_timezone():
+    p = parse(
+        "---\ntitle: T\ncover_image: https://x.test/c.jpg\nurl: https://blog.test/t\nauthor: Ann\n"
+        "date: 2026-03-01 09:30\nsummary: just one line\nchannels:\n  x:\n    thread: [one, two]\n"
+        "  wechat:\n    enabled: false\n  email:\n    subject: Hi\n---\nBody\n",
+        PUBLISHER_TIMEZONE="Asia/Shanghai",
+    )
+    assert p.cover_image == "https://x.test/c.jpg"
+    assert p.url == "https://blog.test/t"
+    assert p.author == "Ann"
+    assert p.date.utcoffset() == dt.timedelta(hours=8) and p.date.hour == 9
+    assert p.summary == ("just one line",)
+    assert p.channel_options("x")["thread"] == ["one", "two"]
+    assert not p.channel_enabled("wechat") and p.channel_enabled("x")
+    assert p.channel_options("email")["subject"] == "Hi"
+
+
+def test_raw_html_is_sanitized_everywhere():
+    p = parse('# T\n\n<div onclick="x()"><script>alert(1)</script><iframe src="https://e.vil"></iframe>'
+              '<style>p{}</style><b>ok</b></div>\n\ninline <img src="https://a.test/i.png" onerror="x()"> '
+              '<script>bad()</script> end\n')
+    html = "".join(n.content for n in _walk(p.tree) if n.type != "inline")  # inline.content is raw source
+    for bad in ("<script", "alert(1)", "bad()", "<iframe", "<style", "onclick", "onerror"):
+        assert bad not in html
+    assert "<b>ok</b>" in html and 'src="https://a.test/i.png"' in html
+
+
+def _walk(node):
+    for child in node.children:
+        yield child
+        yield from _walk(child)
+
+
+@pytest.mark.parametrize("text, where", [
+    ("---\ntitle: T\nchannels:\n  myspace: {}\n---\nbody", "channels.myspace"),
+    ("---\ntitle: T\nchannels:\n  x:\n    enabled: maybe\n---\nbody", "channels.x.enabled"),
+    ("---\ntitle: T\ntags: {a: 1}\n---\nbody", "tags"),
+    ("---\ntitle: T\ncoverImage: /local.png\n---\nbody", "coverImage"),
+    ("---\ntitle: T\nsummary: {a: 1}\n---\nbody", "summary"),
+])
+def test_bad_fields_name_the_field(text, where):
+    with pytest.raises(PostError) as info:
+        parse(text)
+    assert where in info.value.where
