@@ -87,7 +87,7 @@ def inline_text(node: SyntaxTreeNode) -> str:
         elif child.type in ("softbreak", "hardbreak"):
             parts.append("\n" if child.type == "hardbreak" else " ")
         elif child.type == "image":
-            parts.append(child.content or "")
+            parts.append(inline_text(child))
         elif child.type == "html_inline":
             continue
         elif child.type == "inline" or child.children:
