@@ -11,25 +11,34 @@ validation, the channel. The Bot API client (send) goes in its own section below
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import itertools
 import json
+import logging
 import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Mapping
-from urllib.parse import urljoin, urlsplit
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from urllib.parse import quote, urljoin, urlsplit
 
+import requests
+import urllib3
 from markdown_it.tree import SyntaxTreeNode
 
-from channels.base import Channel
+from channels.base import (
+    Channel, DeliveryError, PermanentError, Receipt, SendContext, TransientError, UncertainError,
+)
 from publisher.config import Settings
 from publisher.errors import PostError
 from publisher.markdown import html_links, html_to_text, inline_text
 from publisher.post import Post
+
+if TYPE_CHECKING:
+    from publisher.ledger import Ledger, LedgerEntry
 
 # --- Platform facts -------------------------------------------------------------------------
 
@@ -816,9 +825,13 @@ def visible_length(text: str) -> int:
 class TelegramChannel(Channel):
     name = "telegram"
 
-    def __init__(self, message_limit: int = MESSAGE_LIMIT, caption_limit: int = CAPTION_LIMIT):
+    def __init__(self, message_limit: int = MESSAGE_LIMIT, caption_limit: int = CAPTION_LIMIT,
+                 send_interval: float | None = None, timeout: tuple[float, float] | None = None):
         self.message_limit = message_limit
         self.caption_limit = caption_limit
+        # Delivery knobs (see "Bot API client and send" below); tests use 0 s and short timeouts.
+        self.send_interval = PER_CHAT_INTERVAL if send_interval is None else send_interval
+        self.timeout = timeout or (CONNECT_TIMEOUT, READ_TIMEOUT)
 
     def render(self, post: Post, settings: Settings) -> TelegramPayload:
         mode = render_mode(post, settings)
@@ -837,6 +850,12 @@ class TelegramChannel(Channel):
 
     def preview_files(self, payload: TelegramPayload) -> dict[str, str]:
         return {"telegram.json": json.dumps(self.preview_json(payload), ensure_ascii=False, indent=2) + "\n"}
+
+    def configured(self, settings: Settings) -> bool:
+        return is_configured(settings)
+
+    def send(self, payload: TelegramPayload, ctx: SendContext) -> Receipt:
+        return send_payload(payload, ctx, interval=self.send_interval, timeout=self.timeout)
 
 
 def is_http_url(url: str) -> bool:
@@ -868,6 +887,414 @@ def call_problems(number: int, call: BotCall, message_limit: int, caption_limit:
     if field == "text" and not visible_text(text).strip():
         problems.append(f"{what} is empty; Telegram refuses empty messages.")
     return problems
+
+
+# =============================================================================================
+# --- Bot API client and send ----------------------------------------------------------------
+# =============================================================================================
+#
+# Delivery (I/O) starts here; nothing above talks to the network.
+#
+# Exactly once: every BotCall is one ledger part "call-<index>-<method>" planned up front with the
+# sha256 of its canonical JSON; each part is claimed (intent committed) before its request and
+# settled right after it. Parts are sent strictly in order: a channel post read out of order is
+# worse than one that stops, so send() never passes a part it could not settle.
+#
+# Reconciliation: Telegram keeps no record a bot can read back. The Bot API has no method to
+# list a channel's history, so an "uncertain" part (read timeout, 5xx, dropped connection) or a
+# "sending" part left by a killed worker cannot be verified. We looked for the one safe check and
+# found none that is safe enough to run automatically:
+# - getUpdates does not return the bot's own posts, fails while a webhook is set, and consumes
+#   updates another integration of the same bot may be waiting for;
+# - guessing the message id (the last sent id + 1) and probing it with editMessageText,
+#   copyMessage/forwardMessage or setMessageReaction is a write: it could alter a post another
+#   admin published in between, post a copy, or ping followers; and a hit would still not prove
+#   the message is ours.
+# So the part stays "uncertain" and a person decides (`resolve_uncertain`, via the CLI).
+
+# Connect timeout: a request that never connected is safely retried (TransientError).
+CONNECT_TIMEOUT = 5.0
+# Read timeout: after it the message may or may not be posted (UncertainError).
+READ_TIMEOUT = 30.0
+# "Avoid sending more than one message per second in a chat" (PLATFORMS.md 2.6, [TG4]).
+PER_CHAT_INTERVAL = 1.0
+# Public chats have post links of this form; private ones have none a follower can open.
+POST_LINK = "https://t.me/{username}/{message_id}"
+RESOLVE_DECISIONS = ("sent", "resend")
+
+log = logging.getLogger(__name__)
+
+# Outcomes of one Bot API request.
+SENT = "sent"                # ok: true; the platform accepted the message
+PLAIN_TEXT = "plain_text"    # our HTML was refused; this one message is retried once without it
+TRANSIENT = "transient"      # not accepted, try later (TransientError; part failed retryably)
+PERMANENT = "permanent"      # refused for good (PermanentError; part failed)
+UNCERTAIN = "uncertain"      # may have been accepted (UncertainError; part uncertain)
+
+
+@dataclass(frozen=True)
+class BotApiFailure:
+    """Everything known about a request that did not return ok: true."""
+
+    status: int | None  # HTTP status; None when no answer arrived
+    description: str  # the platform's own words (scrubbed), or the transport error (scrubbed)
+    parameters: Mapping[str, Any]  # the envelope's `parameters` (retry_after, migrate_to_chat_id)
+    exception: BaseException | None = None  # the requests exception when no answer arrived
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    matches_what: str  # for people reading the table
+    outcome: str
+    matches: Callable[[BotApiFailure], bool]
+
+
+def _never_left(exc: BaseException | None) -> bool:
+    """True when the request cannot have reached Telegram: connect timeout, refused, DNS.
+
+    requests wraps urllib3's NewConnectionError/NameResolutionError (both ConnectTimeoutError
+    subclasses) inside a ConnectionError, the same class it uses for a connection dropped after
+    the request was sent, so the cause is read from the chain rather than from the class.
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.exceptions.ConnectionError):
+        return False
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, urllib3.exceptions.ConnectTimeoutError):
+            return True
+        pending += [e for e in (current.__cause__, current.__context__, getattr(current, "reason", None),
+                                *current.args) if isinstance(e, BaseException)]
+    return False
+
+
+def _description(failure: BotApiFailure) -> str:
+    return failure.description.lower()
+
+
+# The error table (PLATFORMS.md 2.2): the first matching row decides. It branches on what
+# happened to the request, then on HTTP status + description; never on `error_code` (documented
+# as "subject to change") and never on exception ancestry alone. Anything no row matches
+# (a 3xx, a 200 that is not JSON) is treated as UNCERTAIN: the request did reach Telegram.
+ERROR_TABLE: tuple[ErrorRule, ...] = (
+    ErrorRule("connect timeout, connection refused, DNS failure: the request never left",
+              TRANSIENT, lambda f: _never_left(f.exception)),
+    ErrorRule("a base URL requests cannot use (a configuration mistake)", PERMANENT,
+              lambda f: isinstance(f.exception, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                                                 requests.exceptions.InvalidSchema))),
+    ErrorRule("read timeout, dropped connection, broken answer: sent, outcome unknown", UNCERTAIN,
+              lambda f: f.exception is not None),
+    ErrorRule("parameters.migrate_to_chat_id: the group became a supergroup with a new id", PERMANENT,
+              lambda f: "migrate_to_chat_id" in f.parameters),
+    ErrorRule("429 Too Many Requests (parameters.retry_after)", TRANSIENT, lambda f: f.status == 429),
+    ErrorRule("400 can't parse entities: our HTML was refused", PLAIN_TEXT,
+              lambda f: f.status == 400 and "can't parse entities" in _description(f)),
+    ErrorRule("other 400 (chat not found, message is too long, ...), 401/404 bad token, 403 not allowed",
+              PERMANENT, lambda f: f.status is not None and 400 <= f.status < 500),
+    ErrorRule("5xx, including the front end's 502 HTML page", UNCERTAIN,
+              lambda f: f.status is not None and 500 <= f.status < 600),
+)
+
+# What a person should check, by HTTP status (descriptions are just "Unauthorized"/"Forbidden").
+STATUS_HINTS = {
+    401: "check PUBLISHER_TELEGRAM_BOT_TOKEN",
+    404: "check PUBLISHER_TELEGRAM_BOT_TOKEN (malformed token) and PUBLISHER_TELEGRAM_API_BASE",
+    403: "add the bot to the chat as an admin allowed to post",
+}
+
+
+def classify_failure(failure: BotApiFailure) -> str:
+    return next((rule.outcome for rule in ERROR_TABLE if rule.matches(failure)), UNCERTAIN)
+
+
+def failure_text(failure: BotApiFailure) -> str:
+    """One line: the platform's description, its HTTP status and, where useful, what to check."""
+    if failure.status is None:
+        return failure.description
+    text = f"{failure.description} (HTTP {failure.status})"
+    if "migrate_to_chat_id" in failure.parameters:
+        text += (f"; the chat moved to id {failure.parameters['migrate_to_chat_id']}: "
+                 "set PUBLISHER_TELEGRAM_CHAT_ID to it")
+    elif failure.status in STATUS_HINTS:
+        text += f"; {STATUS_HINTS[failure.status]}"
+    return text
+
+
+def retry_after_of(failure: BotApiFailure, headers: Mapping[str, str] | None = None) -> float | None:
+    value = failure.parameters.get("retry_after")
+    if value is None and headers is not None:
+        value = headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+# --- secrets ---
+
+def scrub(text: str, token: str) -> str:
+    """`text` without the bot token: requests puts the URL, and so the token, in its errors."""
+    if token:
+        secret = token.split(":", 1)[-1]
+        for form in {token, quote(token, safe=""), secret}:
+            if form:
+                text = text.replace(form, "<token>")
+    return re.sub(r"/bot[^/\s'\"]+/", "/bot<token>/", text)
+
+
+# --- the client ---
+
+@dataclass(frozen=True)
+class BotReply:
+    """The answer to one request: the Message on success, else the failure and its outcome."""
+
+    outcome: str
+    result: Any = None
+    failure: BotApiFailure | None = None
+    retry_after: float | None = None
+
+
+class BotApiClient:
+    """requests against {api_base}/bot{token}/{method} with JSON bodies (PLATFORMS.md 2.1).
+
+    Never raises: every outcome, transport errors included, comes back as a BotReply whose
+    texts are already scrubbed of the token.
+    """
+
+    def __init__(self, settings: Settings, timeout: tuple[float, float]):
+        self.token = settings.telegram_bot_token
+        self.base = settings.telegram_api_base.rstrip("/")
+        self.chat_id = chat_id_param(settings.telegram_chat_id)
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def call(self, method: str, params: Mapping[str, Any]) -> BotReply:
+        body = json.dumps({"chat_id": self.chat_id, **_plain(params)}, ensure_ascii=False).encode("utf-8")
+        try:
+            response = self.session.post(f"{self.base}/bot{self.token}/{method}", data=body, timeout=self.timeout,
+                                         headers={"Content-Type": "application/json"})
+        except requests.exceptions.RequestException as exc:
+            failure = BotApiFailure(None, scrub(f"{type(exc).__name__}: {exc}", self.token), {}, exc)
+            return BotReply(classify_failure(failure), failure=failure)
+        envelope = _json_or_none(response)
+        if response.status_code == 200 and envelope and envelope.get("ok") is True:
+            return BotReply(SENT, result=envelope.get("result"))
+        failure = self._failure(response, envelope)
+        return BotReply(classify_failure(failure), failure=failure,
+                        retry_after=retry_after_of(failure, response.headers))
+
+    def _failure(self, response: requests.Response, envelope: dict[str, Any] | None) -> BotApiFailure:
+        if envelope is not None and isinstance(envelope.get("description"), str):
+            parameters = envelope.get("parameters")
+            return BotApiFailure(response.status_code, scrub(envelope["description"], self.token),
+                                 parameters if isinstance(parameters, dict) else {})
+        # Not the Bot API's JSON: e.g. the front end's nginx "502 Bad Gateway" page.
+        reason = response.reason or "no Bot API answer"
+        return BotApiFailure(response.status_code, scrub(f"{reason} (not a Bot API answer)", self.token), {})
+
+
+def _json_or_none(response: requests.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def chat_id_param(chat_id: str) -> int | str:
+    """Numeric ids as integers, public chats as "@username" (PLATFORMS.md 2.3)."""
+    chat_id = chat_id.strip()
+    return int(chat_id) if re.fullmatch(r"-?\d+", chat_id) else chat_id
+
+
+# --- ledger parts ---
+
+def canonical_json(call: BotCall) -> str:
+    return json.dumps({"method": call.method, "params": _plain(call.params)}, ensure_ascii=False,
+                      sort_keys=True, separators=(",", ":"))
+
+
+def part_name(index: int, call: BotCall) -> str:
+    return f"call-{index}-{call.method}"
+
+
+def ledger_parts(payload: TelegramPayload) -> list[tuple[str, str]]:
+    """(part name, content sha256) per call, in sending order; index from 1 like "message N"."""
+    return [(part_name(index, call), hashlib.sha256(canonical_json(call).encode("utf-8")).hexdigest())
+            for index, call in enumerate(payload.calls, 1)]
+
+
+def plain_text_call(call: BotCall) -> BotCall:
+    """The same message without formatting: tags stripped, entities decoded, no parse_mode."""
+    field = "caption" if call.method == "sendPhoto" else "text"
+    formatting = ("parse_mode", "entities", "caption_entities")
+    params = {k: v for k, v in _plain(call.params).items() if k not in formatting}
+    if field in params:
+        params[field] = visible_text(str(params[field]))
+    return BotCall(call.method, _frozen(params))
+
+
+def post_link(settings: Settings, message: Mapping[str, Any]) -> str | None:
+    """t.me link of a message in a public chat (one with a @username), else None."""
+    chat = message.get("chat") if isinstance(message.get("chat"), Mapping) else {}
+    configured = settings.telegram_chat_id.strip()
+    username = chat.get("username") or (configured[1:] if configured.startswith("@") else "")
+    message_id = message.get("message_id")
+    return POST_LINK.format(username=username, message_id=message_id) if username and message_id else None
+
+
+def uncertain_message(index: int, entry: LedgerEntry) -> str:
+    why = entry.last_error or "the attempt that sent it did not finish"
+    return (f"telegram: message {index} may or may not have been posted ({why}); check the channel, then run "
+            f"`publisher retry POST --channel telegram --resolve sent|resend`")
+
+
+# --- send ---
+
+def is_configured(settings: Settings) -> bool:
+    return bool(settings.telegram_bot_token and settings.telegram_chat_id)
+
+
+class ChatPacer:
+    """ctx.sleep between two requests to the chat of one send() (PLATFORMS.md 2.6)."""
+
+    def __init__(self, sleep: Callable[[float], None], interval: float):
+        self.sleep, self.interval, self.started = sleep, interval, False
+
+    def wait(self) -> None:
+        if self.started and self.interval > 0:
+            self.sleep(self.interval)
+        self.started = True
+
+
+@dataclass
+class SendRun:
+    """One send(): the context, the client and what this run learned."""
+
+    ctx: SendContext
+    client: BotApiClient
+    pacer: ChatPacer
+    notes: list[str]  # plain-text fallbacks, for Receipt.detail
+
+    def refuse(self, error_type: type[DeliveryError], message: str, **kwargs: Any) -> DeliveryError:
+        """The error to raise, with this run's fallback notes so they are not lost."""
+        if self.notes:
+            message += " [earlier in this attempt: " + "; ".join(self.notes) + "]"
+        return error_type(scrub(message, self.client.token), **kwargs)
+
+
+def send_payload(payload: TelegramPayload, ctx: SendContext, interval: float = PER_CHAT_INTERVAL,
+                 timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT)) -> Receipt:
+    if not is_configured(ctx.settings):
+        raise PermanentError("telegram: not configured: set PUBLISHER_TELEGRAM_BOT_TOKEN and "
+                             "PUBLISHER_TELEGRAM_CHAT_ID")
+    parts = ledger_parts(payload)
+    ctx.ledger.plan(parts)
+    entries = settle_leftovers(ctx.ledger, parts)
+    run = SendRun(ctx, BotApiClient(ctx.settings, timeout), ChatPacer(ctx.sleep, interval), notes=[])
+    try:
+        for index, (call, (part, _sha)) in enumerate(zip(payload.calls, parts), 1):
+            if entries[part].state != "sent":
+                deliver_part(run, index, call, entries[part])
+                ctx.progress(index, len(parts))
+    finally:
+        run.client.close()
+    return receipt(ctx.ledger, parts, run.notes)
+
+
+def settle_leftovers(ledger: Ledger, parts: list[tuple[str, str]]) -> dict[str, LedgerEntry]:
+    """Entries of this plan, after two checks: a part whose content changed after it left this
+    machine is refused, and a part still "sending" (its worker was killed, the request possibly
+    in flight) becomes "uncertain": it cannot be verified (see the top of this section)."""
+    entries = {entry.part: entry for entry in ledger.entries()}
+    for index, (part, sha) in enumerate(parts, 1):
+        entry = entries[part]
+        if entry.content_sha256 != sha and entry.state in ("sent", "sending", "uncertain"):
+            raise PermanentError(f"telegram: message {index} changed after it was sent; publish again as a new "
+                                 f"publication to post the new version")
+        if entry.state == "sending":
+            ledger.mark_uncertain(part, "the attempt that sent it did not finish (a worker stopped mid-request)")
+    return {entry.part: entry for entry in ledger.entries()}
+
+
+def deliver_part(run: SendRun, index: int, call: BotCall, entry: LedgerEntry) -> None:
+    """Claim, send and settle one part; raises unless it ends "sent"."""
+    ledger = run.ctx.ledger
+    if entry.state == "uncertain":
+        raise run.refuse(PermanentError, uncertain_message(index, entry))
+    if not entry.claimable:
+        raise run.refuse(PermanentError, f"telegram: message {index} was refused earlier: {entry.last_error}")
+    if ledger.claim(entry.part) is None:
+        current = ledger.entry(entry.part)
+        if current is not None and current.state == "sent":
+            return
+        raise run.refuse(TransientError, f"telegram: message {index} is being sent by another worker")
+    run.pacer.wait()
+    reply = run.client.call(call.method, call.params)
+    context = ""
+    if reply.outcome == PLAIN_TEXT:
+        refused = reply.failure.description if reply.failure else "can't parse entities"
+        run.pacer.wait()
+        reply = run.client.call(call.method, plain_text_call(call).params)
+        if reply.outcome == SENT:
+            note = f"message {index} sent as plain text: {refused}"
+            log.warning("telegram: %s", note)
+            run.notes.append(note)
+        context = f"its HTML was refused ({refused}), then as plain text: "
+    settle(run, index, call, entry.part, reply, context)
+
+
+def settle(run: SendRun, index: int, call: BotCall, part: str, reply: BotReply, context: str = "") -> None:
+    """Record the outcome right after the request, then raise for anything but "sent"."""
+    ledger = run.ctx.ledger
+    if reply.outcome == SENT:
+        message = reply.result if isinstance(reply.result, Mapping) else {}
+        remote_id = str(message["message_id"]) if message.get("message_id") is not None else None
+        ledger.mark_sent(part, remote_id=remote_id, remote_url=post_link(run.ctx.settings, message))
+        return
+    failure = reply.failure
+    assert failure is not None
+    what = f"telegram: message {index} ({call.method})"
+    text = scrub(context + failure_text(failure), run.client.token)
+    if reply.outcome == TRANSIENT:
+        ledger.mark_failed(part, text, retryable=True)
+        raise run.refuse(TransientError, f"{what} not sent, try again later: {text}", retry_after=reply.retry_after)
+    if reply.outcome == UNCERTAIN:
+        ledger.mark_uncertain(part, text)
+        raise run.refuse(UncertainError, f"{what} may or may not have been posted: {text}")
+    # PERMANENT, or PLAIN_TEXT again (the plain retry cannot have entities to parse: give up)
+    ledger.mark_failed(part, text, retryable=False)
+    raise run.refuse(PermanentError, f"{what} refused: {text}")
+
+
+def receipt(ledger: Ledger, parts: list[tuple[str, str]], notes: list[str]) -> Receipt:
+    entries = {entry.part: entry for entry in ledger.entries()}
+    sent = [entries[part] for part, _ in parts]
+    return Receipt(state="sent", sent=len(sent), total=len(parts), detail="; ".join(notes),
+                   remote_ids=tuple(e.remote_id for e in sent if e.remote_id),
+                   url=next((e.remote_url for e in sent if e.remote_url), None))
+
+
+def resolve_uncertain(ctx: SendContext, decision: str) -> list[str]:
+    """Settle this delivery's uncertain parts after a person checked the channel (the CLI's
+    `--resolve`): "sent" marks them sent (no message id is known), "resend" makes them claimable
+    so the next send() posts them. Returns the parts settled."""
+    if decision not in RESOLVE_DECISIONS:
+        raise ValueError(f"decision must be one of {RESOLVE_DECISIONS}, got {decision!r}")
+    settled = []
+    for entry in ctx.ledger.entries(state="uncertain"):
+        ctx.ledger.resolve_uncertain(entry.part, remote_id=None, sent=decision == "sent")
+        settled.append(entry.part)
+    return settled
 
 
 CHANNEL = TelegramChannel()
