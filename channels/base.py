@@ -18,10 +18,15 @@ Delivery errors (used by `send`):
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from publisher.config import Settings
 from publisher.post import Post
+
+if TYPE_CHECKING:
+    from publisher.ledger import Ledger
+    from publisher.store import Store
 
 
 class DeliveryError(Exception):
@@ -42,6 +47,31 @@ class UncertainError(DeliveryError):
     pass
 
 
+@dataclass
+class SendContext:
+    """What `send` may use: settings, the store, this channel's ledger (what earlier attempts
+    finished), and a progress callback (parts done, parts total)."""
+
+    settings: Settings
+    store: "Store"
+    ledger: "Ledger"
+    publication_id: int
+    progress: Callable[[int, int], None] = lambda done, total: None
+    sleep: Callable[[float], None] = field(default=__import__("time").sleep)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The outcome of one `send`: state is sent | partial | failed | uncertain."""
+
+    state: str
+    sent: int
+    total: int
+    detail: str = ""
+    remote_ids: tuple[str, ...] = ()
+    url: str | None = None
+
+
 class Channel(ABC):
     name: ClassVar[str]
 
@@ -60,3 +90,11 @@ class Channel(ABC):
     @abstractmethod
     def preview_files(self, payload: Any) -> dict[str, str]:
         """Files `publisher preview` writes for this channel: {file name: text}."""
+
+    def configured(self, settings: Settings) -> bool:
+        """True when credentials for the live (or sandbox) platform are set; else the outbox is used."""
+        return False
+
+    def send(self, payload: Any, ctx: SendContext) -> Receipt:
+        """Deliver the payload, continuing from what ctx.ledger says earlier attempts finished."""
+        raise NotImplementedError(f"{self.name}: sending is not built yet")

@@ -27,6 +27,10 @@ class Settings:
     secret_key: str = "dev-secret-change-me"
     max_post_bytes: int = 1_000_000
     outbox_dir: str = "outbox"
+    image_proxy: str = ""  # fetch post images through {image_proxy}?url=... (a cache, or the sandbox)
+    retry_max_attempts: int = 5
+    retry_base_seconds: float = 1.0
+    retry_cap_seconds: float = 300.0
 
     # email
     email_from: str = "Newsletter <newsletter@example.com>"

@@ -4,6 +4,9 @@ GET /img/<name>.<png|jpg|jpeg|webp|gif>
     ?w=&h=   size in pixels (default 64x48, 1..4096)
     ?big=1   a noise picture over 1 MB (WeChat uploadimg refuses >=1 MB, PLATFORMS.md 3.2), for
              testing conversion and size limits
+GET /fetch?url=<any image URL>
+    the image proxy (PUBLISHER_IMAGE_PROXY): a deterministic stand-in picture for any URL, in the
+    format its extension names (png when none), so the demo fetches no image from the internet
 Same name, format and size give the same bytes. Names starting with "missing" answer 404 (a broken
 image link), as does an unknown extension. Fault rules (common.py) apply to /img/ routes;
 "expire_token" means nothing here and is ignored.
@@ -66,6 +69,19 @@ def make_app() -> Flask:
         big = request.args.get("big", "") in ("1", "true", "yes")
         data = render_image(name, extension.lower(), width, height, big=big)
         return Response(data, content_type=IMAGE_FORMATS[extension.lower()][1])
+
+    @app.get("/fetch")
+    def fetch():
+        url = request.args.get("url", "")
+        if not url.startswith(("http://", "https://")):
+            return jsonify({"error": "expected ?url=http(s)://..."}), 400
+        path = url.split("?", 1)[0].rsplit("/", 1)[-1]
+        extension = path.rpartition(".")[2].lower() if "." in path else "png"
+        if extension not in IMAGE_FORMATS:
+            extension = "png"
+        name = hashlib.sha256(url.encode()).hexdigest()[:16]
+        data = render_image(name, extension, 320, 180)
+        return Response(data, content_type=IMAGE_FORMATS[extension][1])
 
     return app
 
