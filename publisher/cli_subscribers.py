@@ -1,0 +1,147 @@
+"""`publisher subscribers ...`: manage the subscriber list from the command line."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from publisher.config import load_settings
+from publisher.errors import InputError
+from publisher.store import SUBSCRIBER_STATUSES, Store
+from publisher.subscribers import Subscribers
+
+app = typer.Typer(help="Manage the subscriber list.", no_args_is_help=True, add_completion=False)
+EXIT_NOTHING_TAKEN = 1
+EXIT_NOT_FOUND = 1
+EXIT_DATABASE = 1
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """One line on stderr and a non-zero exit for a person's mistake; never a traceback."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except InputError as exc:
+            _fail(f"{exc.where}: {exc.what}", exc.exit_code)
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            _fail(f"database: {reason}", EXIT_DATABASE)
+    return wrapper
+
+
+def _open() -> Subscribers:
+    settings = load_settings()
+    return Subscribers(Store(settings.db_url), settings)
+
+
+def _as_dict(subscriber: Any) -> dict[str, Any]:
+    return {"id": subscriber.id, "email": subscriber.email, "name": subscriber.name,
+            "status": subscriber.status, "created_at": subscriber.created_at.isoformat(),
+            "updated_at": subscriber.updated_at.isoformat()}
+
+
+@app.command()
+@user_errors
+def add(
+    email: str = typer.Argument(..., help="The address to add."),
+    name: str = typer.Option("", "--name", help="The subscriber's name."),
+    resubscribe: bool = typer.Option(False, "--resubscribe",
+                                     help="Make an unsubscribed or bounced address active again."),
+) -> None:
+    """Add one subscriber (an unsubscribed one stays unsubscribed without --resubscribe)."""
+    result = _open().add(email, name=name, resubscribe=resubscribe)
+    address = result.subscriber.email
+    if result.action == "not_resubscribed":
+        typer.echo(f"{address} is {result.subscriber.status}; left as is (use --resubscribe to add "
+                   "them again, only if they asked)")
+        return
+    typer.echo(f"{address}: {result.action}")
+
+
+@app.command("import")
+@user_errors
+def import_(file: Path = typer.Argument(..., help="CSV with a header: email[,name][,status]; UTF-8.")) -> None:
+    """Import subscribers from a CSV file; bad lines are listed and skipped."""
+    report = _open().import_csv(file)
+    console = _console()
+    console.print(f"{escape(str(file))}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+                  f"{report.not_resubscribed} left unsubscribed/bounced, {len(report.bad)} bad lines")
+    if report.ignored_columns:
+        console.print(f"ignored columns: {escape(', '.join(report.ignored_columns))}")
+    if report.bad:
+        table = Table("line", "email", "problem", title="Lines not imported")
+        for bad in report.bad:
+            table.add_row(str(bad.line), escape(bad.value), escape(bad.reason))  # cells are user text, not markup
+        console.print(table)
+    if report.taken == 0:
+        raise typer.Exit(EXIT_NOTHING_TAKEN)
+
+
+@app.command("list")
+@user_errors
+def list_(
+    status: Optional[str] = typer.Option(None, "--status", help=f"One of: {', '.join(SUBSCRIBER_STATUSES)}."),
+    search: Optional[str] = typer.Option(None, "--search", help="Text in the address or name."),
+    limit: int = typer.Option(100, "--limit", min=1),
+    offset: int = typer.Option(0, "--offset", min=0),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List subscribers in the order they were added."""
+    found = _open().list(status=status, search=search, limit=limit, offset=offset)
+    if as_json:
+        typer.echo(json.dumps([_as_dict(s) for s in found], ensure_ascii=False, indent=2))
+        return
+    table = Table("id", "email", "name", "status", "added")
+    for subscriber in found:
+        table.add_row(str(subscriber.id), escape(subscriber.email), escape(subscriber.name), subscriber.status,
+                      subscriber.created_at.strftime("%Y-%m-%d %H:%M"))
+    _console().print(table)
+
+
+@app.command()
+@user_errors
+def remove(
+    email: str = typer.Argument(..., help="The address to remove."),
+    delete: bool = typer.Option(False, "--delete", help="Delete the row instead of marking it unsubscribed."),
+) -> None:
+    """Mark a subscriber unsubscribed (or delete them with --delete)."""
+    if not _open().remove(email, delete_row=delete):
+        _fail(f"{email}: not on the subscriber list", EXIT_NOT_FOUND)
+    typer.echo(f"{email}: {'deleted' if delete else 'unsubscribed'}")
+
+
+@app.command()
+@user_errors
+def count(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Count subscribers by status."""
+    counts = _open().count()
+    counts_with_total = {**counts, "total": sum(counts.values())}
+    if as_json:
+        typer.echo(json.dumps(counts_with_total))
+        return
+    table = Table("status", "subscribers")
+    for status, number in counts_with_total.items():
+        table.add_row(status, str(number))
+    _console().print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m publisher.cli_subscribers`
+    sys.exit(app())

@@ -1,0 +1,246 @@
+"""The publish ledger: exactly-once bookkeeping for the parts of one delivery.
+
+Rules (state words are defined in the glossary of publisher.store):
+- `plan` writes every part as "planned" before anything is sent; planning again leaves
+  existing rows as they are, so a redelivered task resumes instead of starting over.
+- `claim` / `claim_many` move planned (or retryably failed) parts to "sending" with one
+  compare-and-set UPDATE ... WHERE state ...; the database decides the winner, so two workers
+  never send the same part. The claim is committed (the intent recorded) before the caller
+  makes the external call.
+- the outcome is written right after the call: `mark_sent`, `mark_failed`, `mark_uncertain`.
+  "sent" is final: nothing overwrites it.
+- uncertain parts, and "sending" parts left behind by a killed worker (`stale_sending`), are
+  reconciled with the platform and settled with `resolve_uncertain`; never sent again on a guess.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from publisher.store import LEDGER_STATES, LedgerRow, Store, clip_error, utcnow
+
+# Rows per INSERT/UPDATE statement. SQLite allows 32766 bound variables per statement (since
+# 3.32); 1000 parts x 8 columns stays far below it and keeps each write transaction short.
+PLAN_CHUNK = 1000
+# A plan this large refreshes PostgreSQL's statistics before anyone claims (see plan()).
+ANALYZE_AFTER_ROWS = 2000
+CLAIM_CHUNK = 1000
+# PostgreSQL may pick one of two claimers as a deadlock victim; the claim is simply repeated.
+DEADLOCK_RETRIES = 5
+RETRIABLE_PG_CODES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A snapshot of one ledger row."""
+
+    publication_id: int
+    channel: str
+    part: str
+    content_sha256: str
+    state: str
+    retryable: bool
+    remote_id: str | None
+    remote_url: str | None
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+
+    @property
+    def claimable(self) -> bool:
+        return self.state == "planned" or (self.state == "failed" and self.retryable)
+
+    @classmethod
+    def from_row(cls, row: Any) -> "LedgerEntry":
+        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+
+
+ENTRY_COLUMNS = [getattr(LedgerRow, name) for name in LedgerEntry.__dataclass_fields__]
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _unique(parts: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(parts))
+
+
+class Ledger:
+    """The ledger rows of one publication on one channel."""
+
+    def __init__(self, store: Store, publication_id: int, channel: str):
+        if not channel:
+            raise ValueError("a ledger needs a channel name")
+        self.store = store
+        self.publication_id = publication_id
+        self.channel = channel
+
+    def __repr__(self) -> str:
+        return f"Ledger(publication_id={self.publication_id}, channel={self.channel!r})"
+
+    # -- selection helpers ----------------------------------------------------------------------
+
+    def _mine(self) -> Any:
+        return and_(LedgerRow.publication_id == self.publication_id, LedgerRow.channel == self.channel)
+
+    @staticmethod
+    def _claimable() -> Any:
+        return or_(LedgerRow.state == "planned", and_(LedgerRow.state == "failed", LedgerRow.retryable.is_(True)))
+
+    def _update(self, *parts_filter: Any) -> Any:
+        return update(LedgerRow).where(self._mine(), *parts_filter).execution_options(synchronize_session=False)
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def plan(self, parts: Sequence[tuple[str, str]]) -> None:
+        """Write (part, content_sha256) pairs as planned; rows that exist already stay untouched."""
+        now = utcnow()
+        rows = [{"publication_id": self.publication_id, "channel": self.channel, "part": part,
+                 "content_sha256": sha, "state": "planned", "retryable": False, "attempts": 0,
+                 "updated_at": now} for part, sha in dict(parts).items()]
+        statement = self.store.insert(LedgerRow).on_conflict_do_nothing(
+            index_elements=["publication_id", "channel", "part"])
+        for chunk in _chunks(rows, PLAN_CHUNK):
+            with self.store.session() as session:
+                session.execute(statement, list(chunk))
+        if self.store.dialect == "postgresql" and len(rows) >= ANALYZE_AFTER_ROWS:
+            self._refresh_statistics()
+
+    def _refresh_statistics(self) -> None:
+        # Until ANALYZE sees a new publication, PostgreSQL estimates it holds one row and claims
+        # `part = ANY(...)` by filtering every row of the publication: 100k parts took minutes.
+        with self.store.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE ledger"))
+
+    # -- claims ---------------------------------------------------------------------------------
+
+    def claim(self, part: str) -> LedgerEntry | None:
+        """Move one part to "sending" if it is planned or failed retryably; None if someone else
+        has it or it is finished (sent, sending, uncertain, failed for good). Raises LookupError
+        for a part that was never planned: that is a bug in the caller, not "already sent"."""
+        statement = (self._update(LedgerRow.part == part, self._claimable())
+                     .values(state="sending", attempts=LedgerRow.attempts + 1, updated_at=utcnow())
+                     .returning(*ENTRY_COLUMNS))
+        row = self._with_retries(lambda session: session.execute(statement).one_or_none())
+        if row is not None:
+            return LedgerEntry.from_row(row)
+        self._require(part)
+        return None
+
+    def claim_many(self, parts: Sequence[str]) -> list[str]:
+        """Claim many parts at once; returns those this caller won, in the order given.
+        Parts never planned are simply not won."""
+        won: set[str] = set()
+        for chunk in _chunks(sorted(_unique(parts)), CLAIM_CHUNK):
+            statement = (self._update(LedgerRow.part.in_(chunk), self._claimable())
+                         .values(state="sending", attempts=LedgerRow.attempts + 1, updated_at=utcnow())
+                         .returning(LedgerRow.part))
+            won.update(self._with_retries(lambda session: session.scalars(statement).all()))
+        return [part for part in _unique(parts) if part in won]
+
+    def _with_retries(self, work: Any) -> Any:
+        for attempt in range(DEADLOCK_RETRIES):
+            try:
+                with self.store.session() as session:
+                    return work(session)
+            except DBAPIError as exc:
+                code = getattr(exc.orig, "sqlstate", None)
+                if code not in RETRIABLE_PG_CODES or attempt == DEADLOCK_RETRIES - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    # -- outcomes -------------------------------------------------------------------------------
+
+    def mark_sent(self, part: str, remote_id: str | None = None, remote_url: str | None = None) -> None:
+        """The platform accepted the part. Recorded whatever the row said before: it is the truth."""
+        self._settle([part], state="sent", retryable=False, remote_id=remote_id, remote_url=remote_url,
+                     last_error=None, overwrite_sent=True)
+
+    def mark_sent_many(self, parts: Sequence[str]) -> None:
+        for chunk in _chunks(_unique(parts), CLAIM_CHUNK):
+            self._settle(chunk, state="sent", retryable=False, last_error=None, overwrite_sent=True,
+                         check=False)
+
+    def mark_failed(self, part: str, error: str, retryable: bool = False) -> None:
+        """The platform refused the part or could not be reached. Retryable failures may be
+        claimed again; permanent ones stay failed. A sent part stays sent."""
+        self._settle([part], state="failed", retryable=retryable, last_error=clip_error(error))
+
+    def mark_failed_many(self, parts: Sequence[str], error: str, retryable: bool = False) -> None:
+        for chunk in _chunks(_unique(parts), CLAIM_CHUNK):
+            self._settle(chunk, state="failed", retryable=retryable, last_error=clip_error(error), check=False)
+
+    def mark_uncertain(self, part: str, error: str) -> None:
+        """The request may have been accepted; reconcile before anything else happens to it."""
+        self._settle([part], state="uncertain", retryable=False, last_error=clip_error(error))
+
+    def resolve_uncertain(self, part: str, remote_id: str | None, sent: bool,
+                          remote_url: str | None = None) -> None:
+        """Settle an uncertain (or stale sending) part after reconciliation with the platform:
+        found there → sent with its id; not found → failed retryably, so it may be claimed again."""
+        if sent:
+            self.mark_sent(part, remote_id=remote_id, remote_url=remote_url)
+            return
+        statement = (self._update(LedgerRow.part == part, LedgerRow.state.in_(("uncertain", "sending")))
+                     .values(state="failed", retryable=True, updated_at=utcnow(),
+                             last_error=func.coalesce(LedgerRow.last_error, "") +
+                             " [reconciled: not found on the platform]"))
+        with self.store.session() as session:
+            changed = session.execute(statement).rowcount
+        if not changed:
+            self._require(part)
+
+    def _settle(self, parts: Sequence[str], *, state: str, overwrite_sent: bool = False,
+                check: bool = True, **values: Any) -> None:
+        where = [LedgerRow.part.in_(parts) if len(parts) > 1 else LedgerRow.part == parts[0]]
+        if not overwrite_sent:
+            where.append(LedgerRow.state != "sent")
+        statement = self._update(*where).values(state=state, updated_at=utcnow(), **values)
+        with self.store.session() as session:
+            changed = session.execute(statement).rowcount
+        if check and not changed:
+            self._require(parts[0])
+
+    def _require(self, part: str) -> None:
+        if self.entry(part) is None:
+            raise LookupError(f"{self!r}: part {part!r} was never planned")
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def entry(self, part: str) -> LedgerEntry | None:
+        with self.store.read_session() as session:
+            row = session.execute(select(*ENTRY_COLUMNS).where(self._mine(), LedgerRow.part == part)).one_or_none()
+        return None if row is None else LedgerEntry.from_row(row)
+
+    def entries(self, state: str | None = None) -> list[LedgerEntry]:
+        """Every entry in plan order (optionally only those in one state)."""
+        query = select(*ENTRY_COLUMNS).where(self._mine()).order_by(LedgerRow.id)
+        if state is not None:
+            query = query.where(LedgerRow.state == state)
+        with self.store.read_session() as session:
+            return [LedgerEntry.from_row(row) for row in session.execute(query)]
+
+    def counts(self) -> dict[str, int]:
+        """Parts per state; every state is present, zero when none."""
+        query = select(LedgerRow.state, func.count()).where(self._mine()).group_by(LedgerRow.state)
+        counts = dict.fromkeys(LEDGER_STATES, 0)
+        with self.store.read_session() as session:
+            counts.update({state: number for state, number in session.execute(query)})
+        return counts
+
+    def stale_sending(self, older_than_seconds: float) -> list[LedgerEntry]:
+        """Parts claimed at least `older_than_seconds` ago and still "sending": a worker died
+        with the request possibly in flight. Reconcile these; do not claim them again."""
+        cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+        query = (select(*ENTRY_COLUMNS).where(self._mine(), LedgerRow.state == "sending",
+                                              LedgerRow.updated_at <= cutoff).order_by(LedgerRow.id))
+        with self.store.read_session() as session:
+            return [LedgerEntry.from_row(row) for row in session.execute(query)]

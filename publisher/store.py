@@ -1,0 +1,475 @@
+"""The status store: publications, deliveries, the publish ledger, subscribers and shared caches.
+
+Status glossary (the only words for state; say them the same way in code, logs, CLI and desk)
+
+Ledger parts (one row per tweet, Telegram call, WeChat upload/draft, email recipient):
+- planned:   written down before any attempt; nothing has left this machine for this part.
+- sending:   claimed by one worker, whose request may be in flight right now. A part that stays
+             in "sending" (a killed worker) may already have been accepted by the platform: it is
+             reconciled, never simply sent again.
+- sent:      the platform's API accepted it (returned success, usually with an id). Final.
+- failed:    the platform refused it or we could not reach it. `retryable` says whether it may
+             be claimed again (a transient failure) or is final (a permanent one).
+- uncertain: the request may or may not have been accepted (read timeout, 5xx after sending).
+             Reconciled against stored ids or the platform's own record before any resend.
+
+Deliveries (one row per publication and channel):
+- queued:   created, no worker has started it.
+- sending:  a worker is sending its parts.
+- sent:     every part is sent.
+- partial:  some parts are sent, the others failed or are uncertain.
+- failed:   nothing was sent and the channel gave up (or a permanent error stopped it).
+- retrying: a transient error; another attempt is scheduled.
+
+Words to avoid: "delivered" (we never know that a mailbox or a follower received anything;
+"sent" means accepted by the platform API), "done"/"ok"/"success" for a state, "pending"
+(say planned or queued), "error" as a state (say failed).
+
+SQLite (the default, one file) runs in WAL mode with a busy timeout; write transactions start
+with BEGIN IMMEDIATE so two processes never deadlock upgrading a read lock. PostgreSQL runs
+through psycopg 3. Tables are created on first use; concurrent first uses are serialised
+(SQLite: the write lock; PostgreSQL: an advisory lock).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import (
+    JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine,
+    event, func, select, text,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+from publisher.errors import ConfigError
+
+DEFAULT_DB_URL = "sqlite:///publisher.db"
+
+LEDGER_STATES = ("planned", "sending", "sent", "failed", "uncertain")
+DELIVERY_STATES = ("queued", "sending", "sent", "partial", "failed", "retrying")
+DELIVERY_FINISHED_STATES = frozenset({"sent", "partial", "failed"})
+SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
+
+# How long a SQLite writer waits for another process's write lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Errors are stored for people to read; a whole HTML error page is not useful there.
+MAX_ERROR_CHARS = 4000
+# Arbitrary constant naming the PostgreSQL advisory lock that serialises schema creation.
+SCHEMA_LOCK_ID = 0x7075626C  # "publ"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def clip_error(message: str | None) -> str | None:
+    return None if message is None else message[:MAX_ERROR_CHARS]
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in Python, naive UTC in the database (same on SQLite and PostgreSQL)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Publication(Base):
+    """One press of "publish" for one post. `key` is the idempotency key: slug + generation."""
+
+    __tablename__ = "publications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_slug: Mapped[str] = mapped_column(String(200), index=True)
+    post_sha256: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(220), unique=True)
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """One channel of one publication; its state is one of DELIVERY_STATES."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("publication_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    total_parts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_parts: Mapped[int] = mapped_column(Integer, default=0)
+    failed_parts: Mapped[int] = mapped_column(Integer, default=0)
+    remote_ids: Mapped[list] = mapped_column(JSON, default=list)
+    remote_urls: Mapped[list] = mapped_column(JSON, default=list)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LedgerRow(Base):
+    """One part of one delivery; see publisher.ledger for the rules of its state."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (
+        # The only index: a second one led by (publication_id, channel) tempts PostgreSQL, with
+        # fresh statistics after a bulk plan, to filter `part = ANY(...)` row by row (100x slower).
+        UniqueConstraint("publication_id", "channel", "part", name="uq_ledger_part"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(40))
+    part: Mapped[str] = mapped_column(Text)
+    content_sha256: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str] = mapped_column(String(20), default="planned")
+    retryable: Mapped[bool] = mapped_column(Boolean, default=False)
+    remote_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    remote_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised, lowercase
+    name: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CachedToken(Base):
+    """Short-lived secrets shared by every process (the WeChat access token)."""
+
+    __tablename__ = "kv"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Upload(Base):
+    """A file a platform already holds (e.g. a WeChat media id), so it is never uploaded twice."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (UniqueConstraint("namespace", "sha256", "kind", name="uq_upload"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(40))
+    media_id: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def publication_key(slug: str, generation: int) -> str:
+    return f"{slug}:{generation}"
+
+
+def normalise_db_url(db_url: str) -> str:
+    """Accept the URLs people paste (postgres://, postgresql://) and use psycopg 3 for them."""
+    for prefix in ("postgres://", "postgresql://"):
+        if db_url.startswith(prefix):
+            return "postgresql+psycopg://" + db_url[len(prefix):]
+    return db_url
+
+
+class Store:
+    """Engine, sessions and small helpers over the status tables.
+
+    `session()` is a write transaction (committed on exit, rolled back on error);
+    `read_session()` is for reads only (on SQLite it does not take the write lock).
+    Do not open a write session inside another one in the same thread: SQLite has one writer,
+    so the inner one would wait for the outer one until the busy timeout.
+    Objects returned by the helpers are detached snapshots: read their attributes freely.
+    A forked process (a Celery prefork worker) gets fresh connections automatically.
+    """
+
+    def __init__(self, db_url: str = DEFAULT_DB_URL):
+        self.db_url = normalise_db_url(db_url)
+        try:
+            self._url = make_url(self.db_url)
+        except ArgumentError:
+            raise ConfigError("PUBLISHER_DB_URL", f"not a database URL: {db_url!r}; expected e.g. "
+                              f"{DEFAULT_DB_URL} or postgresql://user@host/db") from None
+        self.dialect = self._url.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ConfigError("PUBLISHER_DB_URL", f"unsupported database {self.dialect!r}; "
+                              "expected sqlite or postgresql")
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._engine: Engine | None = None
+        self._schema_ready = False
+
+    @property
+    def masked_url(self) -> str:
+        return self._url.render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:
+        return f"Store({self.masked_url!r})"
+
+    # -- engine ---------------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of this process (a forked worker gets its own connections, never the parent's)."""
+        with self._lock:
+            if self._engine is None or self._pid != os.getpid():
+                if self._engine is not None:
+                    self._engine.dispose(close=False)  # the parent's connections stay the parent's
+                self._engine = self._build_engine()
+                self._pid = os.getpid()
+                self._writer = sessionmaker(bind=self._engine, expire_on_commit=False)
+                self._reader = sessionmaker(
+                    bind=self._engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
+            return self._engine
+
+    def _build_engine(self) -> Engine:
+        try:
+            if self.dialect == "sqlite":
+                return self._sqlite_engine()
+            return create_engine(self.db_url, pool_pre_ping=True)
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise ConfigError("PUBLISHER_DB_URL", f"cannot use {self.masked_url}: {exc}") from None
+
+    def _sqlite_engine(self) -> Engine:
+        database = self._url.database or ""
+        in_memory = database in ("", ":memory:")
+        if in_memory:
+            engine = create_engine(self.db_url, poolclass=StaticPool,
+                                   connect_args={"check_same_thread": False})
+        else:
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(self.db_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_connection: Any, _record: Any) -> None:
+            # We issue BEGIN ourselves (below); pysqlite's implicit transactions would defer the
+            # write lock to the first write and fail with "database is locked" under contention.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe in WAL
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Any) -> None:
+            mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+            connection.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+
+    def create_schema(self) -> None:
+        """Create missing tables; idempotent and safe when several processes start at once."""
+        with self.engine.begin() as connection:
+            if self.dialect == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": SCHEMA_LOCK_ID})
+            Base.metadata.create_all(connection)
+        self._schema_ready = True
+
+    def _ready(self) -> None:
+        self.engine  # noqa: B018 - (re)builds the engine and session factories for this process
+        if not self._schema_ready:
+            self.create_schema()
+
+    def dispose(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not reachable" for a health check
+            return False
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        self._ready()
+        with self._writer() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        self._ready()
+        with self._reader() as session, session.begin():
+            yield session
+
+    def insert(self, table: Any) -> Any:
+        """An INSERT that understands ON CONFLICT on this dialect."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
+
+    # -- publications and deliveries ------------------------------------------------------------
+
+    def get_or_create_publication(self, slug: str, sha: str, title: str, again: bool = False) -> Publication:
+        """The publication of this post: the latest one for the slug, or a new generation.
+
+        Without `again`, pressing publish twice returns the same publication (even if the post
+        changed since: compare `post_sha256` to warn); with `again` a new generation starts, so
+        every channel is sent afresh. Two processes racing get the same row.
+        """
+        with self.session() as session:
+            latest = session.scalar(select(func.max(Publication.generation))
+                                    .where(Publication.post_slug == slug))
+            if latest is not None and not again:
+                generation = latest
+            else:
+                generation = (latest or 0) + 1
+                key = publication_key(slug, generation)
+                session.execute(self.insert(Publication).values(
+                    post_slug=slug, post_sha256=sha, key=key, generation=generation, title=title,
+                    created_at=utcnow()).on_conflict_do_nothing(index_elements=["key"]))
+            return session.scalars(select(Publication)
+                                   .where(Publication.key == publication_key(slug, generation))).one()
+
+    def publication(self, publication_id: int) -> Publication | None:
+        with self.read_session() as session:
+            return session.get(Publication, publication_id)
+
+    def delivery(self, publication_id: int, channel: str) -> Delivery:
+        """The delivery row of this channel, created as queued if missing."""
+        with self.session() as session:
+            session.execute(self.insert(Delivery).values(
+                publication_id=publication_id, channel=channel, state="queued", attempts=0,
+                total_parts=0, sent_parts=0, failed_parts=0, remote_ids=[], remote_urls=[],
+                created_at=utcnow()).on_conflict_do_nothing(index_elements=["publication_id", "channel"]))
+            return self._delivery_row(session, publication_id, channel)
+
+    def deliveries(self, publication_id: int) -> list[Delivery]:
+        with self.read_session() as session:
+            return list(session.scalars(select(Delivery).where(Delivery.publication_id == publication_id)
+                                        .order_by(Delivery.channel)))
+
+    def set_delivery_state(
+        self, publication_id: int, channel: str, state: str, *, error: str | None = None,
+        total_parts: int | None = None, sent_parts: int | None = None, failed_parts: int | None = None,
+        remote_ids: list[str] | None = None, remote_urls: list[str] | None = None,
+    ) -> Delivery:
+        """Move a delivery to `state`, keeping its timestamps and attempt count right.
+
+        Entering "sending" counts an attempt and sets started_at (first time only); sent,
+        partial and failed set finished_at; "sent" clears the last error.
+        """
+        if state not in DELIVERY_STATES:
+            raise ValueError(f"unknown delivery state {state!r}; expected one of {DELIVERY_STATES}")
+        self.delivery(publication_id, channel)
+        with self.session() as session:
+            row = self._delivery_row(session, publication_id, channel)
+            now = utcnow()
+            if state == "sending" and row.state != "sending":
+                row.attempts += 1
+                row.started_at = row.started_at or now
+            row.finished_at = now if state in DELIVERY_FINISHED_STATES else None
+            if error is not None:
+                row.last_error = clip_error(error)
+            elif state == "sent":
+                row.last_error = None
+            row.state = state
+            for name, value in (("total_parts", total_parts), ("sent_parts", sent_parts),
+                                ("failed_parts", failed_parts), ("remote_ids", remote_ids),
+                                ("remote_urls", remote_urls)):
+                if value is not None:
+                    setattr(row, name, list(value) if isinstance(value, (list, tuple)) else value)
+            session.flush()
+            return row
+
+    @staticmethod
+    def _delivery_row(session: Session, publication_id: int, channel: str) -> Delivery:
+        return session.scalars(select(Delivery).where(Delivery.publication_id == publication_id,
+                                                      Delivery.channel == channel)).one()
+
+    # -- token cache ----------------------------------------------------------------------------
+
+    def token_get(self, key: str, min_ttl_seconds: float = 0) -> str | None:
+        """The cached value if it stays valid for at least `min_ttl_seconds` more, else None."""
+        with self.read_session() as session:
+            row = session.get(CachedToken, key)
+            if row is None:
+                return None
+            if row.expires_at is not None and row.expires_at <= utcnow() + timedelta(seconds=min_ttl_seconds):
+                return None
+            return row.value
+
+    def token_put(self, key: str, value: str, expires_at: datetime | None = None,
+                  ttl_seconds: float | None = None) -> None:
+        if ttl_seconds is not None:
+            expires_at = utcnow() + timedelta(seconds=ttl_seconds)
+        statement = self.insert(CachedToken).values(key=key, value=value, expires_at=expires_at)
+        statement = statement.on_conflict_do_update(
+            index_elements=["key"], set_={"value": value, "expires_at": expires_at})
+        with self.session() as session:
+            session.execute(statement)
+
+    def token_delete(self, key: str) -> None:
+        """Evict a token the platform rejected (e.g. WeChat 40001/42001)."""
+        with self.session() as session:
+            row = session.get(CachedToken, key)
+            if row is not None:
+                session.delete(row)
+
+    # -- uploads cache --------------------------------------------------------------------------
+
+    def upload_get(self, namespace: str, sha256: str, kind: str) -> Upload | None:
+        with self.read_session() as session:
+            return session.scalars(select(Upload).where(
+                Upload.namespace == namespace, Upload.sha256 == sha256, Upload.kind == kind)).one_or_none()
+
+    def upload_put(self, namespace: str, sha256: str, kind: str, media_id: str, url: str | None = None) -> Upload:
+        statement = self.insert(Upload).values(namespace=namespace, sha256=sha256, kind=kind,
+                                               media_id=media_id, url=url, created_at=utcnow())
+        statement = statement.on_conflict_do_update(
+            index_elements=["namespace", "sha256", "kind"], set_={"media_id": media_id, "url": url})
+        with self.session() as session:
+            session.execute(statement)
+        found = self.upload_get(namespace, sha256, kind)
+        assert found is not None
+        return found
+
+
+__all__ = [
+    "Store", "Publication", "Delivery", "LedgerRow", "Subscriber", "CachedToken", "Upload",
+    "LEDGER_STATES", "DELIVERY_STATES", "SUBSCRIBER_STATUSES", "DEFAULT_DB_URL", "utcnow",
+    "publication_key", "clip_error",
+]
