@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
+import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import typer
 from rich.console import Console
@@ -22,6 +24,10 @@ app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
+
+from publisher.cli_subscribers import app as subscribers_app  # noqa: E402
+
+app.add_typer(subscribers_app, name="subscribers", help="Manage the email list: add, import, list, remove, count.")
 
 
 @app.callback()
@@ -65,6 +71,116 @@ def preview(
         table.add_row(name, "\n".join(problems) if problems else "[green]none[/]")
     out.print(table)
     out.print(f"Wrote {len(written)} files. Open [bold]{(out_dir / 'index.html').resolve()}[/] to see every channel.")
+
+
+@app.command()
+@user_errors
+def publish(
+    post: Path = typer.Argument(..., help="The Markdown post to publish."),
+    force: bool = typer.Option(False, "--force", help="Publish channels whose checks list problems."),
+    again: bool = typer.Option(False, "--again", help="Republish deliberately: every channel is sent afresh."),
+    channel: list[str] = typer.Option([], "--channel", "-c", help="Only this channel (repeatable)."),
+    sandbox: bool = typer.Option(False, "--sandbox", help="Start the loopback stand-ins of every platform for "
+                                 "this run and publish to them: nothing leaves the machine."),
+) -> None:
+    """Publish once to every enabled channel; pressing again sends nothing new.
+
+    Channels without credentials go to the outbox folder. Exit 0 only when every channel is sent
+    (or written to the outbox)."""
+    from publisher.cli_publish import outcome_table, run_publish, sandbox_settings, seed_example_subscribers
+
+    settings = load_settings()
+    unknown = [c for c in channel if c not in ("email", "x", "telegram", "wechat")]
+    if unknown:
+        raise InputError("--channel", f"unknown channel {unknown[0]!r}; expected email, x, telegram or wechat")
+    if sandbox:
+        from publisher.sandbox.run import start_sandbox
+
+        with start_sandbox() as running:
+            settings = sandbox_settings(settings, running)
+            seeded = seed_example_subscribers(settings)
+            if seeded:
+                out.print(f"sandbox: added {seeded} example subscribers from examples/subscribers.csv")
+            result = run_publish(post, settings, force=force, again=again, channels=channel)
+            out.print(outcome_table(result))
+            _print_sandbox_receipts(running)
+    else:
+        result = run_publish(post, settings, force=force, again=again, channels=channel)
+        out.print(outcome_table(result))
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def _print_sandbox_receipts(running) -> None:
+    import requests
+
+    email = requests.get(running.readouts()["email"], timeout=10).json()
+    tweets = requests.get(running.readouts()["x"], timeout=10).json()
+    messages = requests.get(running.readouts()["telegram"], timeout=10).json()
+    drafts = requests.get(running.readouts()["wechat"], timeout=10).json()
+    out.print(
+        f"sandbox received: {len(email.get('messages', []))} emails, {len(tweets.get('tweets', []))} tweets, "
+        f"{sum(len(v) for v in messages.get('messages', {}).values())} Telegram messages, "
+        f"{len(drafts.get('drafts', []))} WeChat drafts (this run; earlier presses are not resent)"
+    )
+
+
+@app.command()
+@user_errors
+def status(
+    post: Optional[Path] = typer.Argument(None, help="The post (its slug finds the publication); all when omitted."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Where every channel stands: state, attempts, parts, remote ids/URLs, last error, timings."""
+    from publisher.status import publication_status, status_tables
+
+    settings = load_settings()
+    report = publication_status(settings, post)
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    else:
+        for table in status_tables(report):
+            out.print(table)
+
+
+@app.command()
+@user_errors
+def sandbox(
+    smtp_port: int = typer.Option(2525, help="SMTP stand-in port."),
+    http_base_port: int = typer.Option(8100, help="First of six HTTP ports for the API stand-ins."),
+) -> None:
+    """Run the loopback stand-ins of every platform until Ctrl-C and print the settings that point at them."""
+    from publisher.sandbox.run import start_sandbox
+
+    names = ("smtp_http", "x", "telegram", "wechat", "images")
+    ports = {"smtp": smtp_port, **{name: http_base_port + i for i, name in enumerate(names)}}
+    with start_sandbox(ports) as running:
+        for key, value in running.env().items():
+            print(f"export {key}={value}")
+        for channel, url in running.readouts().items():
+            out.print(f"# {channel} received: {url}", highlight=False)
+        out.print("# sandbox running; Ctrl-C stops it", highlight=False)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+@user_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+) -> None:
+    """Run the web app: the public unsubscribe endpoints (one-click, RFC 8058)."""
+    from werkzeug.serving import run_simple
+
+    from publisher.store import Store
+    from publisher.web import create_app
+
+    settings = load_settings()
+    out.print(f"serving on http://{host}:{port}/ (unsubscribe links: {settings.site_url}/unsubscribe/<token>)")
+    run_simple(host, port, create_app(settings, Store(settings.db_url)), threaded=True)
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -1,0 +1,67 @@
+"""`publisher status`: where every channel of a publication stands, read from the store."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+from sqlalchemy import func, select
+
+from publisher.config import Settings
+from publisher.ledger import Ledger
+from publisher.store import Delivery, Publication, Store
+
+
+def publication_status(settings: Settings, post_path: Path | None) -> list[dict]:
+    """One dict per publication (the latest generation of the post, or of every post)."""
+    store = Store(settings.db_url)
+    with store.read_session() as session:
+        latest = select(Publication.post_slug, func.max(Publication.generation).label("g")).group_by(Publication.post_slug)
+        if post_path is not None:
+            from publisher.post import load_post
+
+            latest = latest.where(Publication.post_slug == load_post(post_path, settings).slug)
+        keys = {(slug, g) for slug, g in session.execute(latest)}
+        publications = [p for p in session.scalars(select(Publication).order_by(Publication.created_at))
+                        if (p.post_slug, p.generation) in keys]
+        report = []
+        for pub in publications:
+            deliveries = session.scalars(select(Delivery).where(Delivery.publication_id == pub.id)
+                                         .order_by(Delivery.channel)).all()
+            report.append({
+                "slug": pub.post_slug, "title": pub.title, "generation": pub.generation,
+                "publication_id": pub.id, "created_at": pub.created_at,
+                "channels": [_delivery_dict(store, pub.id, d) for d in deliveries],
+            })
+    return report
+
+
+def _delivery_dict(store: Store, publication_id: int, d: Delivery) -> dict:
+    counts = Ledger(store, publication_id, d.channel).counts()
+    seconds = (d.finished_at - d.started_at).total_seconds() if d.finished_at and d.started_at else None
+    return {
+        "channel": d.channel, "state": d.state, "attempts": d.attempts, "parts": counts,
+        "sent_parts": counts.get("sent", 0), "total_parts": sum(counts.values()),
+        "remote_ids": list(d.remote_ids or [])[-10:], "remote_urls": list(d.remote_urls or [])[-10:],
+        "last_error": d.last_error, "started_at": d.started_at, "finished_at": d.finished_at,
+        "seconds": seconds,
+    }
+
+
+def status_tables(report: list[dict]) -> list[Table]:
+    from publisher.cli_publish import STATE_STYLE
+
+    tables = []
+    for pub in report:
+        table = Table(title=f"{pub['title']} ({pub['slug']}, press {pub['generation']})")
+        for column in ("channel", "state", "attempts", "parts", "remote", "last error", "time"):
+            table.add_column(column, overflow="fold")
+        for ch in pub["channels"]:
+            style = STATE_STYLE.get(ch["state"], "")
+            others = ", ".join(f"{n} {s}" for s, n in sorted(ch["parts"].items()) if s != "sent")
+            parts = f"{ch['sent_parts']}/{ch['total_parts']} sent" + (f" ({others})" if others else "")
+            remote = "\n".join((ch["remote_urls"] or ch["remote_ids"])[-3:])
+            took = f"{ch['seconds']:.1f}s" if ch["seconds"] is not None else ""
+            table.add_row(ch["channel"], f"[{style}]{ch['state']}[/]", str(ch["attempts"]), parts, remote,
+                          ch["last_error"] or "", took)
+        tables.append(table)
+    return tables
