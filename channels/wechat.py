@@ -17,20 +17,30 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import html
+import io
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
-from typing import Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
+import requests
+from urllib3.exceptions import NewConnectionError
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import select
 
-from channels.base import Channel
+from channels.base import Channel, PermanentError, Receipt, SendContext, TransientError, UncertainError
 from publisher.config import Settings
+from publisher.image_fetch import fetch_image
+from publisher.ledger import LedgerEntry
+from publisher.store import LedgerRow
 from publisher.markdown import block_text, inline_text
 from publisher.post import Post
 from templates import environment
@@ -733,6 +743,16 @@ def article_page(article: WechatArticle) -> str:
 class WechatChannel(Channel):
     name = "wechat"
 
+    def __init__(self, timeouts: tuple[float, float] | None = None):
+        # (connect, read) seconds for every HTTP call; None: the module defaults (see send section)
+        self.timeouts = timeouts
+
+    def configured(self, settings: Settings) -> bool:
+        return wechat_configured(settings)
+
+    def send(self, payload: WechatArticle, ctx: SendContext) -> Receipt:
+        return send_article(payload, ctx, timeouts=self.timeouts or DEFAULT_TIMEOUTS)
+
     def render(self, post: Post, settings: Settings) -> WechatArticle:
         return render_article(post)
 
@@ -750,3 +770,679 @@ class WechatChannel(Channel):
 
 
 CHANNEL = WechatChannel()
+
+
+# ================================================================================================
+# Delivery: the API client and send (PLATFORMS.md 3.1-3.4)
+#
+# Parts of one delivery, in this order (ledger part names, stable across runs):
+#   image:<sha256 of the source URL>  a body image → uploadimg URL (remote_url)
+#   cover | cover:<sha16>             the cover → add_material type=image media_id (remote_id); a
+#                                     changed cover URL on a re-run gets its own part
+#   draft                             draft/add → the draft's media_id (remote_id)
+#   draft-update:<sha16>:<n>          draft/update after the post was edited (same media_id)
+#   publish                           only when wechat_publish = "publish": freepublish/submit →
+#                                     publish_id (remote_id), then freepublish/get until it has
+#                                     the article URL (remote_url)
+#
+# Reconciling parts found "uncertain" (timeout / 5xx) or "sending" (a killed worker):
+# - uploads are simply uploaded again: uploadimg and add_material publish nothing a reader sees,
+#   an extra copy in the media library is harmless, and the upload cache (store.upload_*, keyed
+#   by the bytes' sha256) makes every later use of the same image a cache hit.
+# - draft: draft/batchget; a draft with our title, content_source_url and thumb_media_id that no
+#   other publication recorded is ours (sent); none → not sent, draft/add again.
+# - draft-update: done again; updating a draft to the same content twice changes nothing.
+# - publish: a published draft leaves the draft box (3.3), so draft/get; gone → our article is
+#   looked up in freepublish/batchget. Still in the box, or not found: we cannot tell whether a
+#   submission is running, so the part stays uncertain for a person to settle: a second submit
+#   could publish the article twice.
+# A permanent refusal is final for the publication (ledger rule); fix the post and publish again.
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+READ_TIMEOUT_SECONDS = 30.0
+DEFAULT_TIMEOUTS = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
+
+# 3.1: the platform rotates a stable token 5 minutes before it expires; we stop using it then.
+TOKEN_EXPIRY_MARGIN_SECONDS = 300
+TOKEN_ERRCODES = frozenset({40001, 40014, 42001})  # 3.1: refresh the token and retry once
+MINUTE_QUOTA_RETRY_SECONDS = 60  # 3.1 45011: "retry next minute"
+BEIJING = timezone(timedelta(hours=8))  # 3.1 45009: daily quotas reset at midnight Beijing time
+MIN_DAILY_QUOTA_RETRY_SECONDS = 60
+
+BATCHGET_PAGE_SIZE = 20  # 3.3 draft/batchget, freepublish/batchget: count 1..20
+RECONCILE_PAGES = 3  # the newest 60 drafts/articles are searched for an uncertain part
+PUBLISH_POLL_SECONDS = 5.0  # 3.4: freepublish/get is polled; the job usually ends in seconds
+PUBLISH_MAX_POLLS = 12  # then TransientError: the next send() resumes polling, never resubmits
+PUBLISH_FAILURES = {  # 3.4 publish_status
+    2: "the original-content claim failed (publish_status 2)",
+    3: "publishing failed; WeChat gives no reason (publish_status 3)",
+    4: "rejected by WeChat's review (publish_status 4)",
+    5: "published, then deleted by the account (publish_status 5)",
+    6: "published, then blocked by WeChat (publish_status 6)",
+}
+
+JPEG_QUALITIES = (90, 82, 74, 66, 58)  # tried in order before an image is made smaller
+SHRINK_FACTOR = 0.8  # each side, per step, when no quality fits the byte limit
+MAX_SHRINK_STEPS = 12
+UPLOAD_FORMATS = frozenset({"JPEG", "PNG"})  # 3.2: uploadimg takes jpg/png; covers converted alike
+
+# One table for every errcode answer (3.1, 3.2, 3.3, 3.4; [WX8][WX9]). "token": refresh once and
+# retry, permanent if it comes back. Codes not listed are permanent, with the platform's errmsg.
+ERRCODE_OUTCOMES: dict[int, str] = {
+    -1: "transient",  # system busy
+    45011: "transient",  # api minute-quota reach limit
+    45009: "transient",  # reach max api daily quota limit: retried after midnight Beijing time
+    40001: "token",  # invalid credential / access_token not latest
+    40014: "token",  # invalid access_token
+    42001: "token",  # access_token expired
+    40013: "permanent",  # invalid appid
+    40125: "permanent",  # invalid appsecret
+    40164: "permanent",  # caller IP not in the account's whitelist
+    48001: "permanent",  # api unauthorized (e.g. freepublish for unverified accounts since 2025-07)
+    40005: "permanent",  # invalid file type
+    40009: "permanent",  # invalid image size
+    40007: "permanent",  # invalid media_id
+    40033: "permanent",  # \uXXXX escapes in the body
+    45002: "permanent",  # content size out of limit
+    45003: "permanent",  # title size out of limit
+    45004: "permanent",  # description (digest) size out of limit
+    45110: "permanent",  # author size out of limit
+    45166: "permanent",  # invalid content
+}
+
+_ACCESS_TOKEN_IN_TEXT = re.compile(r"(access_token=)[^&\s'\"]+")
+# json.dumps writes these as \u00XX even with ensure_ascii=False, and WeChat refuses \u escapes
+# with 40033 (3.1); lone surrogates cannot be encoded as UTF-8 at all.
+_UNSENDABLE_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\ud800-\udfff]")
+_IMG_SRC = re.compile(r'(<img\b[^>]*?\ssrc=")([^"]*)(")', re.IGNORECASE)
+
+
+def wechat_configured(settings: Settings) -> bool:
+    return bool(settings.wechat_app_id and settings.wechat_app_secret)
+
+
+def _sha256(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
+
+
+def sendable_text(value: Any) -> Any:
+    """`value` with every string stripped of the characters JSON would send as \\u escapes."""
+    if isinstance(value, str):
+        return _UNSENDABLE_CHARACTERS.sub("", value)
+    if isinstance(value, dict):
+        return {key: sendable_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [sendable_text(item) for item in value]
+    return value
+
+
+def json_body_bytes(body: dict) -> bytes:
+    """Raw UTF-8 JSON, never \\uXXXX escapes (3.1: requests' json= would make WeChat answer 40033)."""
+    return json.dumps(sendable_text(body), ensure_ascii=False).encode("utf-8")
+
+
+def _seconds_to_beijing_midnight() -> float:
+    now = datetime.now(BEIJING)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(MIN_DAILY_QUOTA_RETRY_SECONDS, (midnight - now).total_seconds())
+
+
+# --- the API client ------------------------------------------------------------------------------
+
+
+def _reached_server(exc: requests.RequestException) -> bool:
+    """False when the request certainly never reached the server (refused, unresolvable, connect
+    timeout); True when it may have been read (a read timeout, a connection dropped mid-answer)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if not isinstance(exc, requests.ConnectionError):
+        return True
+    cause: BaseException | None = exc
+    for _ in range(MAX_CAUSE_DEPTH):
+        if cause is None:
+            break
+        if isinstance(cause, (NewConnectionError, ConnectionRefusedError)):
+            return False
+        cause = _wrapped(cause)
+    return True
+
+
+def _wrapped(exc: BaseException) -> BaseException | None:
+    """The exception inside a requests / urllib3 wrapper (MaxRetryError.reason, args, __cause__)."""
+    for candidate in (getattr(exc, "reason", None), *exc.args, exc.__cause__, exc.__context__):
+        if isinstance(candidate, BaseException):
+            return candidate
+    return None
+
+
+class WechatClient:
+    """requests against settings.wechat_api_base: the access token shared through the store,
+    raw UTF-8 JSON, and every failure turned into TransientError / PermanentError / UncertainError
+    by one table, with the token and the app secret scrubbed from every message."""
+
+    def __init__(self, settings: Settings, store: Any, timeouts: tuple[float, float] = DEFAULT_TIMEOUTS):
+        self.settings = settings
+        self.base = settings.wechat_api_base.rstrip("/")
+        self.app_id = settings.wechat_app_id
+        self._secret = settings.wechat_app_secret
+        self.store = store
+        self.timeouts = timeouts
+        self.token_key = f"wechat:{self.app_id}"
+        self._known_tokens: set[str] = set()
+        self.session = requests.Session()
+
+    # messages
+
+    def scrub(self, text: str) -> str:
+        text = _ACCESS_TOKEN_IN_TEXT.sub(r"\1***", text)
+        for secret in (self._secret, *self._known_tokens):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    # the platform's calls
+
+    def call(self, path: str, body: dict | None = None, *, params: dict | None = None,
+             files: dict | None = None, accept: frozenset[int] = frozenset()) -> dict:
+        """One API call with the shared access token. On a token errcode the token is evicted, a
+        fresh one fetched once and the call repeated once. Errcodes in `accept` are returned."""
+        token = self.access_token()
+        answer = self._post(path, token, body, params, files)
+        if _errcode(answer) in TOKEN_ERRCODES:
+            self.store.token_delete(self.token_key)
+            token = self._refresh_token(rejected=token)
+            answer = self._post(path, token, body, params, files)
+        code = _errcode(answer)
+        if code and code not in accept:
+            raise self._refusal(path, answer)
+        return answer
+
+    def access_token(self) -> str:
+        token = self.store.token_get(self.token_key)
+        if token:
+            self._known_tokens.add(token)
+            return token
+        return self._refresh_token(rejected=None)
+
+    def _refresh_token(self, rejected: str | None) -> str:
+        """stable_token in normal mode first (3.1: another process may already have a newer one);
+        force_refresh only when the platform hands back the very token it just refused."""
+        token, expires_in = self._fetch_token(force_refresh=False)
+        if rejected is not None and token == rejected:
+            token, expires_in = self._fetch_token(force_refresh=True)
+        margin = min(TOKEN_EXPIRY_MARGIN_SECONDS, expires_in / 2)
+        self.store.token_put(self.token_key, token, ttl_seconds=max(0.0, expires_in - margin))
+        return token
+
+    def _fetch_token(self, force_refresh: bool) -> tuple[str, int]:
+        path = "/cgi-bin/stable_token"
+        body = {"grant_type": "client_credential", "appid": self.app_id, "secret": self._secret,
+                "force_refresh": force_refresh}
+        try:
+            answer = self._exchange(path, data=json_body_bytes(body), headers=_JSON_HEADERS)
+        except UncertainError as exc:
+            # Asking for a token changes nothing we could duplicate: just try again later.
+            raise TransientError(str(exc)) from None
+        if _errcode(answer) or not isinstance(answer.get("access_token"), str):
+            raise self._refusal(path, answer)
+        self._known_tokens.add(answer["access_token"])
+        return answer["access_token"], int(answer.get("expires_in") or 0)
+
+    def _post(self, path: str, token: str, body: dict | None, params: dict | None, files: dict | None) -> dict:
+        query = {**(params or {}), "access_token": token}
+        if files is not None:
+            return self._exchange(path, params=query, files=files)
+        return self._exchange(path, params=query, data=json_body_bytes(body or {}), headers=_JSON_HEADERS)
+
+    def _exchange(self, path: str, **request: Any) -> dict:
+        """POST and read the JSON answer; transport failures and HTTP statuses mapped here."""
+        try:
+            response = self.session.post(self.base + path, timeout=self.timeouts, **request)
+        except _BAD_URL_ERRORS as exc:
+            raise PermanentError(self.scrub(f"WeChat {path}: bad wechat_api_base: {exc}")) from None
+        except requests.RequestException as exc:
+            if _reached_server(exc):
+                raise UncertainError(self.scrub(
+                    f"WeChat {path}: no answer ({type(exc).__name__}: {exc}); the request may have "
+                    "been accepted")) from None
+            raise TransientError(self.scrub(f"WeChat {path}: could not connect ({exc})")) from None
+        if response.status_code == 429:
+            raise TransientError(f"WeChat {path}: HTTP 429 too many requests",
+                                 retry_after=_retry_after(response.headers.get("Retry-After")))
+        if response.status_code >= 500:
+            raise UncertainError(f"WeChat {path}: HTTP {response.status_code} from the gateway; the "
+                                 "request may have been accepted")
+        if response.status_code != 200:
+            raise PermanentError(self.scrub(f"WeChat {path}: HTTP {response.status_code}: {response.text[:300]}"))
+        try:
+            answer = response.json()
+        except ValueError:
+            raise UncertainError(f"WeChat {path}: the answer is not JSON; the request may have been "
+                                 "accepted") from None
+        if not isinstance(answer, dict):
+            raise UncertainError(f"WeChat {path}: unexpected answer {str(answer)[:200]!r}")
+        return answer
+
+    def _refusal(self, path: str, answer: dict) -> Exception:
+        code = _errcode(answer)
+        errmsg = str(answer.get("errmsg", "")) if code else f"unexpected answer {str(answer)[:200]}"
+        message = self.scrub(f"WeChat {path} refused: errcode {code} {errmsg}".rstrip())
+        outcome = ERRCODE_OUTCOMES.get(code, "permanent")
+        if outcome == "transient":
+            if code == 45011:
+                return TransientError(message, retry_after=MINUTE_QUOTA_RETRY_SECONDS)
+            if code == 45009:
+                return TransientError(message, retry_after=_seconds_to_beijing_midnight())
+            return TransientError(message)
+        if outcome == "token":
+            return PermanentError(message + " (again after a fresh access token)")
+        return PermanentError(message)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+_JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+_BAD_URL_ERRORS = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                   requests.exceptions.InvalidSchema)
+MAX_CAUSE_DEPTH = 8  # how deep requests' wrapped exceptions are searched for "never connected"
+
+
+def _errcode(answer: dict) -> int:
+    code = answer.get("errcode", 0)
+    return code if isinstance(code, int) else -1
+
+
+def _retry_after(header: str | None) -> float | None:
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
+
+
+# --- images: fetched from the post's URLs, made acceptable to WeChat (3.2) -----------------------
+
+
+def upload_ready_image(data: bytes, byte_limit: int, name: str) -> tuple[bytes, str]:
+    """(bytes, "JPEG"|"PNG") under `byte_limit`: JPEG and PNG that fit are kept as they are; other
+    formats (WebP, GIF, BMP...) become PNG when they have transparency, else JPEG; then quality
+    and size step down until the file fits."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format in UPLOAD_FORMATS and len(data) < byte_limit:
+                return data, image.format
+            image.seek(0)  # an animation keeps its first frame
+            picture = ImageOps.exif_transpose(image)
+            alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+            picture = picture.convert("RGBA" if alpha else "RGB")
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+        raise PermanentError(f"{name} is not an image that can be converted ({exc})") from None
+    return _encode_within(picture, "PNG" if alpha else "JPEG", byte_limit, name)
+
+
+def _encode_within(picture: Image.Image, image_format: str, byte_limit: int, name: str) -> tuple[bytes, str]:
+    for _ in range(MAX_SHRINK_STEPS):
+        options = [{"optimize": True}] if image_format == "PNG" else [
+            {"quality": quality, "optimize": True} for quality in JPEG_QUALITIES]
+        for option in options:
+            buffer = io.BytesIO()
+            picture.save(buffer, image_format, **option)
+            if buffer.tell() < byte_limit:
+                return buffer.getvalue(), image_format
+        width, height = picture.size
+        picture = picture.resize((max(1, int(width * SHRINK_FACTOR)), max(1, int(height * SHRINK_FACTOR))),
+                                 Image.LANCZOS)
+    raise PermanentError(f"{name} could not be made smaller than {byte_limit:,} bytes")
+
+
+def _multipart(data: bytes, image_format: str) -> dict:
+    extension, mime = ("png", "image/png") if image_format == "PNG" else ("jpg", "image/jpeg")
+    return {"media": (f"{_sha256(data)[:16]}.{extension}", data, mime)}
+
+
+# --- the article as draft/add takes it (3.3) -----------------------------------------------------
+
+
+def article_sha256(article: WechatArticle) -> str:
+    """Identifies the article's content: an edit of the post changes it."""
+    return _sha256(json.dumps(article_json(article), ensure_ascii=False, sort_keys=True))
+
+
+def rewrite_image_sources(content: str, uploaded: dict[str, str]) -> str:
+    """Every <img src> replaced by its uploadimg URL (3.2: WeChat filters any other source)."""
+    def swap(match: re.Match[str]) -> str:
+        original = html.unescape(match.group(2))
+        if original not in uploaded:
+            raise PermanentError(f"body image {_short(original)} has no uploaded copy")
+        return match.group(1) + html.escape(uploaded[original]) + match.group(3)
+
+    return _IMG_SRC.sub(swap, content)
+
+
+def draft_article(article: WechatArticle, thumb_media_id: str, uploaded: dict[str, str]) -> dict:
+    """One entry of draft/add's `articles` (and draft/update's `articles`)."""
+    return sendable_text({
+        "title": article.title,
+        "author": article.author,
+        "digest": article.digest,
+        "content": rewrite_image_sources(article.content, uploaded),
+        "content_source_url": article.content_source_url,
+        "thumb_media_id": thumb_media_id,
+        "need_open_comment": 0,
+        "only_fans_can_comment": 0,
+    })
+
+
+# --- send ----------------------------------------------------------------------------------------
+
+
+def image_part(url: str) -> str:
+    return f"image:{_sha256(url)}"
+
+
+def planned_parts(article: WechatArticle, settings: Settings) -> list[tuple[str, str]]:
+    """The (part, content sha256) pairs planned before anything is sent; revisions (a changed
+    cover, a draft update) are added by send() once it has read the ledger."""
+    draft_sha = article_sha256(article)
+    parts = [(image_part(url), _sha256(url)) for url in article.images]
+    parts.append(("cover", _sha256(article.thumb or "")))
+    parts.append(("draft", draft_sha))
+    if settings.wechat_publish == "publish":
+        parts.append(("publish", draft_sha))
+    return parts
+
+
+class _Delivery:
+    """One send(): the article, the client, the ledger, and the parts used in this run."""
+
+    def __init__(self, article: WechatArticle, ctx: SendContext, client: WechatClient):
+        self.article = article
+        self.ctx = ctx
+        self.ledger = ctx.ledger
+        self.client = client
+        self.namespace = ctx.settings.wechat_app_id
+        self.draft_sha = article_sha256(article)
+        self.parts: list[str] = []  # in order, as counted for progress and the receipt
+        self.done = 0
+
+    # bookkeeping
+
+    def finished(self) -> None:
+        self.done += 1
+        self.ctx.progress(self.done, len(self.parts))
+
+    def settle(self, part: str, action: Callable[[], tuple[str | None, str | None]]) -> LedgerEntry:
+        """The part's entry once sent: skipped when sent already, else claimed (intent committed),
+        sent by `action`, and its outcome recorded right after."""
+        entry = self.ledger.entry(part)
+        if entry is not None and entry.state == "sent":
+            return entry
+        if self.ledger.claim(part) is None:
+            entry = self.ledger.entry(part)
+            if entry is not None and entry.state == "sent":
+                return entry
+            raise _unclaimable(entry, part)
+        try:
+            remote_id, remote_url = action()
+        except TransientError as exc:
+            self.ledger.mark_failed(part, str(exc), retryable=True)
+            raise
+        except UncertainError as exc:
+            self.ledger.mark_uncertain(part, str(exc))
+            raise
+        except PermanentError as exc:
+            self.ledger.mark_failed(part, str(exc), retryable=False)
+            raise
+        self.ledger.mark_sent(part, remote_id=remote_id, remote_url=remote_url)
+        return self.ledger.entry(part)
+
+    # reconciliation of leftovers
+
+    def reconcile(self) -> None:
+        for entry in self.ledger.entries():
+            if entry.state not in ("sending", "uncertain"):
+                continue
+            if entry.part.startswith(("image:", "cover", "draft-update:")):
+                self.ledger.resolve_uncertain(entry.part, None, sent=False)
+            elif entry.part == "draft":
+                found = self.find_draft()
+                self.ledger.resolve_uncertain("draft", found, sent=found is not None)
+            elif entry.part == "publish":
+                self.reconcile_publish(entry)
+
+    def find_draft(self) -> str | None:
+        """The media_id of a draft in the draft box that is this article and no other
+        publication's: same title, 阅读原文 link and cover."""
+        known = self.recorded_elsewhere("draft")
+        wanted = sendable_text({"title": self.article.title, "content_source_url": self.article.content_source_url})
+        thumb = self.cover_media_id()
+        for item in self.batchget("/cgi-bin/draft/batchget"):
+            news = (item.get("content") or {}).get("news_item") or []
+            if item.get("media_id") in known or not news:
+                continue
+            first = news[0]
+            if (first.get("title") == wanted["title"]
+                    and first.get("content_source_url") == wanted["content_source_url"]
+                    and (thumb is None or first.get("thumb_media_id") in (thumb, None))):
+                return item["media_id"]
+        return None
+
+    def reconcile_publish(self, entry: LedgerEntry) -> None:
+        draft = self.ledger.entry("draft")
+        media_id = draft.remote_id if draft is not None else None
+        if media_id:
+            answer = self.client.call("/cgi-bin/draft/get", {"media_id": media_id}, accept=frozenset({40007}))
+            if _errcode(answer) == 0:
+                raise UncertainError(
+                    f"WeChat publish of draft {media_id} is unconfirmed ({entry.last_error or 'a worker stopped'}) "
+                    "and the draft is still in the draft box: it may be publishing now or may never have been "
+                    "submitted. Check 发表记录 on mp.weixin.qq.com; it is not submitted again on a guess.")
+        known = self.recorded_elsewhere("publish")
+        for item in self.batchget("/cgi-bin/freepublish/batchget"):
+            for news in (item.get("content") or {}).get("news_item") or []:
+                if (news.get("title") == sendable_text(self.article.title)
+                        and news.get("content_source_url") == self.article.content_source_url
+                        and news.get("url") not in known and item.get("article_id") not in known):
+                    self.ledger.resolve_uncertain("publish", item.get("article_id"), sent=True,
+                                                  remote_url=news.get("url"))
+                    return
+        raise UncertainError(f"WeChat publish of draft {media_id} is unconfirmed: the draft left the draft box "
+                             "but no published article matches it; settle it on mp.weixin.qq.com.")
+
+    def batchget(self, path: str) -> Iterator[dict]:
+        for page in range(RECONCILE_PAGES):
+            answer = self.client.call(path, {"offset": page * BATCHGET_PAGE_SIZE, "count": BATCHGET_PAGE_SIZE,
+                                             "no_content": 1})
+            items = answer.get("item") or []
+            yield from items
+            if len(items) < BATCHGET_PAGE_SIZE:
+                return
+
+    def recorded_elsewhere(self, part: str) -> set[str]:
+        """Remote ids and URLs other publications recorded for `part`: a draft or an article of an
+        earlier generation of the same post looks just like ours."""
+        query = select(LedgerRow.remote_id, LedgerRow.remote_url).where(
+            LedgerRow.channel == self.ledger.channel, LedgerRow.part == part, LedgerRow.state == "sent",
+            LedgerRow.publication_id != self.ledger.publication_id)
+        with self.ctx.store.read_session() as session:
+            return {value for row in session.execute(query) for value in row if value}
+
+    # revisions
+
+    def cover_part(self) -> str:
+        """"cover", or a part of its own when the post's cover URL changed since "cover" was planned."""
+        sha = _sha256(self.article.thumb or "")
+        entry = self.ledger.entry("cover")
+        if entry is None or entry.content_sha256 == sha:
+            return "cover"
+        part = f"cover:{sha[:16]}"
+        self.ledger.plan([(part, sha)])
+        return part
+
+    def cover_media_id(self) -> str | None:
+        entry = self.ledger.entry(self.cover_part())
+        return entry.remote_id if entry is not None and entry.state == "sent" else None
+
+    def sent_drafts(self) -> list[LedgerEntry]:
+        return [e for e in self.ledger.entries()
+                if e.state == "sent" and (e.part == "draft" or e.part.startswith("draft-update:"))]
+
+    def draft_is_stale(self) -> bool:
+        """True when the draft on the platform holds other content than this article (the post was
+        edited since): the last sent draft/add or draft/update tells what it holds."""
+        drafts = self.sent_drafts()
+        return bool(drafts) and max(drafts, key=lambda e: e.updated_at).content_sha256 != self.draft_sha
+
+    def draft_update_part(self) -> str | None:
+        """A draft-update part when the draft is stale, unless the article was published already
+        (a published article left the draft box and cannot be edited through draft/update)."""
+        if not self.draft_is_stale() or self.published_entry() is not None:
+            return None
+        for revision in range(1, len(self.sent_drafts()) + 2):
+            part = f"draft-update:{self.draft_sha[:16]}:{revision}"
+            entry = self.ledger.entry(part)
+            if entry is None or entry.state != "sent":
+                self.ledger.plan([(part, self.draft_sha)])
+                return part
+        raise AssertionError("unreachable: one revision number is always free")
+
+    def published_entry(self) -> LedgerEntry | None:
+        entry = self.ledger.entry("publish")
+        return entry if entry is not None and entry.state == "sent" else None
+
+    # the steps
+
+    def upload_body_image(self, url: str) -> tuple[str, str]:
+        data, image_format = upload_ready_image(fetch_image(url, self.client.settings).data, BODY_IMAGE_BYTE_LIMIT,
+                                                f"body image {_short(url)}")
+        sha = _sha256(data)
+        cached = self.ctx.store.upload_get(self.namespace, sha, "uploadimg")
+        if cached is not None and cached.url:
+            return sha, cached.url
+        answer = self.client.call("/cgi-bin/media/uploadimg", files=_multipart(data, image_format))
+        uploaded = answer.get("url")
+        if not isinstance(uploaded, str) or not uploaded:
+            raise PermanentError(f"WeChat uploadimg answered without a url: {str(answer)[:200]}")
+        self.ctx.store.upload_put(self.namespace, sha, "uploadimg", media_id=uploaded, url=uploaded)
+        return sha, uploaded
+
+    def upload_cover(self) -> tuple[str, str | None]:
+        url = self.article.thumb or ""
+        data, image_format = upload_ready_image(fetch_image(url, self.client.settings).data, COVER_IMAGE_BYTE_LIMIT,
+                                                f"cover image {_short(url)}")
+        sha = _sha256(data)
+        cached = self.ctx.store.upload_get(self.namespace, sha, "cover")
+        if cached is not None:
+            return cached.media_id, cached.url
+        answer = self.client.call("/cgi-bin/material/add_material", params={"type": "image"},
+                                  files=_multipart(data, image_format))
+        media_id = answer.get("media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise PermanentError(f"WeChat add_material answered without a media_id: {str(answer)[:200]}")
+        self.ctx.store.upload_put(self.namespace, sha, "cover", media_id=media_id, url=answer.get("url"))
+        return media_id, answer.get("url")
+
+    def add_draft(self, body: dict) -> tuple[str, None]:
+        answer = self.client.call("/cgi-bin/draft/add", {"articles": [body]})
+        media_id = answer.get("media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise PermanentError(f"WeChat draft/add answered without a media_id: {str(answer)[:200]}")
+        return media_id, None
+
+    def update_draft(self, media_id: str, body: dict) -> tuple[str, None]:
+        self.client.call("/cgi-bin/draft/update", {"media_id": media_id, "index": 0, "articles": body})
+        return media_id, None
+
+    def submit(self, media_id: str) -> tuple[str, None]:
+        answer = self.client.call("/cgi-bin/freepublish/submit", {"media_id": media_id})
+        publish_id = answer.get("publish_id")
+        if publish_id in (None, ""):
+            raise PermanentError(f"WeChat freepublish/submit answered without a publish_id: {str(answer)[:200]}")
+        return str(publish_id), None
+
+    def poll_publish(self, publish_id: str) -> str:
+        """The article URL once the publish job succeeded; failures are permanent with the reason."""
+        for poll in range(PUBLISH_MAX_POLLS):
+            if poll:
+                self.ctx.sleep(PUBLISH_POLL_SECONDS)
+            try:
+                answer = self.client.call("/cgi-bin/freepublish/get", {"publish_id": publish_id})
+            except UncertainError as exc:  # a status query changes nothing: retry it later
+                raise TransientError(str(exc)) from None
+            status = answer.get("publish_status")
+            if status == 0:
+                items = (answer.get("article_detail") or {}).get("item") or []
+                return str(items[0].get("article_url") or "") if items else ""
+            if status in PUBLISH_FAILURES:
+                failed = answer.get("fail_idx") or []
+                raise PermanentError(f"WeChat publish job {publish_id}: {PUBLISH_FAILURES[status]}"
+                                     + (f"; failed articles {failed}" if failed else ""))
+            if status != 1:
+                raise PermanentError(f"WeChat publish job {publish_id}: unknown publish_status {status!r}")
+        raise TransientError(f"WeChat publish job {publish_id} is still publishing after {PUBLISH_MAX_POLLS} "
+                             "polls; polling resumes on the next attempt",
+                             retry_after=PUBLISH_POLL_SECONDS * PUBLISH_MAX_POLLS)
+
+    def run(self) -> Receipt:
+        self.ledger.plan(planned_parts(self.article, self.ctx.settings))
+        self.reconcile()
+        image_parts = [image_part(url) for url in self.article.images]
+        cover = self.cover_part()
+        update = self.draft_update_part()
+        publishing = self.ctx.settings.wechat_publish == "publish" or self.published_entry() is not None
+        self.parts = [*image_parts, cover, "draft", *([update] if update else []),
+                      *(["publish"] if publishing else [])]
+
+        uploaded = {}
+        for url, part in zip(self.article.images, image_parts):
+            entry = self.settle(part, lambda url=url: self.upload_body_image(url))
+            uploaded[url] = entry.remote_url
+            self.finished()
+        thumb_media_id = self.settle(cover, self.upload_cover).remote_id
+        self.finished()
+        body = draft_article(self.article, thumb_media_id, uploaded)
+        draft_id = self.settle("draft", lambda: self.add_draft(body)).remote_id
+        self.finished()
+        if update:
+            self.settle(update, lambda: self.update_draft(draft_id, body))
+            self.finished()
+        if not publishing:
+            return Receipt("sent", self.done, len(self.parts), detail=f"draft {draft_id} is in the WeChat draft box",
+                           remote_ids=(draft_id,))
+        return self.publish(draft_id)
+
+    def publish(self, draft_id: str) -> Receipt:
+        stale = self.draft_is_stale()  # only possible here when published before the edit
+        entry = self.settle("publish", lambda: self.submit(draft_id))
+        url = entry.remote_url
+        if not url:
+            url = self.poll_publish(entry.remote_id) or None
+            self.ledger.mark_sent("publish", remote_id=entry.remote_id, remote_url=url)
+        self.finished()
+        detail = f"published: {url}"
+        if stale:
+            detail += " (published before the post was last edited; publish again to send the edit)"
+        return Receipt("sent", self.done, len(self.parts), detail=detail, remote_ids=(draft_id, entry.remote_id),
+                       url=url)
+
+
+def _unclaimable(entry: LedgerEntry | None, part: str) -> Exception:
+    if entry is not None and entry.state == "failed" and not entry.retryable:
+        return PermanentError(entry.last_error or f"WeChat part {part} failed")
+    state = entry.state if entry is not None else "missing"
+    return TransientError(f"WeChat part {part} is {state} in another attempt; trying again later")
+
+
+def send_article(article: WechatArticle, ctx: SendContext,
+                 timeouts: tuple[float, float] = DEFAULT_TIMEOUTS) -> Receipt:
+    """Deliver the article as a draft (and publish it when wechat_publish = "publish"), resuming
+    from the ledger: finished parts are never repeated, leftovers are reconciled first."""
+    if not wechat_configured(ctx.settings):
+        raise PermanentError("WeChat is not configured: set PUBLISHER_WECHAT_APP_ID and PUBLISHER_WECHAT_APP_SECRET")
+    if not article.thumb:
+        raise PermanentError("WeChat needs a cover image for a news article (thumb_media_id); set coverImage")
+    client = WechatClient(ctx.settings, ctx.store, timeouts)
+    try:
+        return _Delivery(article, ctx, client).run()
+    finally:
+        client.close()

@@ -29,6 +29,8 @@ class FetchedImage:
 def fetch_image(url: str, settings: Settings, session: requests.Session | None = None) -> FetchedImage:
     """Download one image. Transient network trouble -> TransientError; a missing or non-image
     answer -> PermanentError naming the URL."""
+    if not url.startswith(("http://", "https://")):
+        raise PermanentError(f"image {url}: not an http(s) URL")
     target = f"{settings.image_proxy}?url={quote(url, safe='')}" if settings.image_proxy else url
     http = session or requests
     try:
@@ -42,6 +44,8 @@ def fetch_image(url: str, settings: Settings, session: requests.Session | None =
                 data += chunk
                 if len(data) > MAX_IMAGE_BYTES:
                     raise PermanentError(f"image {url}: larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
+    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
+        raise PermanentError(f"image {url}: not a valid URL") from None
     except requests.RequestException as exc:
         raise TransientError(f"image {url}: could not download ({type(exc).__name__})") from None
     try:
