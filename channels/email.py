@@ -10,6 +10,9 @@ Why quoted-printable bodies: substitution must not break the encoding. Each body
 alone between two QP soft line breaks (`=\\r\\n`), and the value put there is QP-encoded with its own
 soft breaks, so every line stays ≤ 76 characters whatever the recipient's URL (PLATFORMS.md 4.1).
 The boundary starts with `=_`, which quoted-printable can never produce, so it cannot clash.
+
+Delivery over SMTP (`send_batch`, one recipient batch per call, exactly-once bookkeeping in the
+ledger) is the last section of this module.
 """
 from __future__ import annotations
 
@@ -21,19 +24,28 @@ import hashlib
 import html
 import logging
 import re
+import smtplib
+import socket
+import ssl
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from email import policy as email_policy
 from email.utils import format_datetime
-from typing import Iterable
+from typing import Iterable, Sequence
 from urllib.parse import urljoin, urlsplit
 
 from markdown_it.tree import SyntaxTreeNode
 from markupsafe import Markup
 from premailer import Premailer
 
-from channels.base import Channel
+from sqlalchemy import select
+
+from channels.base import Channel, PermanentError, Receipt, SendContext, TransientError
 from publisher.config import Settings
+from publisher.ledger import ENTRY_COLUMNS, Ledger, LedgerEntry
+from publisher.store import LedgerRow, utcnow
+from publisher.subscribers import Subscribers
 from publisher.markdown import html_images, html_links, html_to_text, inline_text
 from publisher.post import Post
 from templates import environment
@@ -301,6 +313,21 @@ class EmailChannel(Channel):
             "email.txt": _BODY_TOKEN.sub(lambda m: fill[m.group(1)], payload.text),
             "email.eml": payload.example_message().decode("ascii"),
         }
+
+    # --- delivery: see "SMTP delivery" at the end of this module ---------------------------------
+    def configured(self, settings: Settings) -> bool:
+        return bool(settings.smtp_host)
+
+    def send(self, payload: EmailPayload, ctx: SendContext) -> Receipt:
+        raise NotImplementedError("email is sent with send_batch: the orchestrator splits the mailing "
+                                  "into recipient batches")
+
+    def send_batch(self, payload: EmailPayload, ctx: SendContext, recipients: Sequence["Recipient"]) -> Receipt:
+        return send_batch(payload, ctx, recipients)
+
+    def resolve_uncertain(self, ctx: SendContext, decision: str,
+                          recipients: Iterable[str] | None = None) -> list[str]:
+        return resolve_uncertain(ctx, decision, recipients)
 
 
 CHANNEL = EmailChannel()
@@ -790,3 +817,503 @@ def _text_inline(node: SyntaxTreeNode, context: _Context) -> str:
         else:
             out.append(_text_inline(child, context))
     return _join_softbreaks("".join(out)) if node.type == "inline" else "".join(out)
+
+
+# =================================================================================================
+# --- SMTP delivery -------------------------------------------------------------------------------
+# =================================================================================================
+# The orchestrator splits a mailing into recipient batches and calls `send_batch` once per batch
+# (one Celery task and one SMTP connection each); `EmailChannel.send` is not used for email.
+#
+# Exactly once, as far as SMTP allows it (DESIGN.md "State", STYLE.md habit 4):
+# - each recipient is one ledger part, "to:<address in lower case>", whose content hash is the hash
+#   of the post's message template. The orchestrator plans every part of the mailing up front;
+#   send_batch plans its own again (a no-op then) so that it also works alone.
+# - parts are claimed SETTLE_EVERY at a time (compare-and-set in the database), sent, and recorded
+#   with one mark_sent_many. Claiming the whole batch at once would leave every not-yet-sent
+#   recipient of a killed worker in "sending", where they can only become uncertain.
+# - SMTP cannot be asked "did you take message X?". A message in flight when the connection dropped
+#   after DATA, and a part found in "sending" after a crash, are marked uncertain and never resent
+#   on a guess; `resolve_uncertain` settles them on an editor's decision. A drop before DATA (at
+#   MAIL or RCPT) cannot have delivered anything: that message goes out on the next connection.
+SMTP_CONNECT_TIMEOUT = 5.0  # seconds for the TCP connect and the server's greeting (SEND.md)
+# Seconds per reply once connected. RFC 5321 4.5.3.2 allows a server 10 minutes to answer the end
+# of DATA; a timeout there leaves that message uncertain (never resent), so do not go much lower.
+SMTP_READ_TIMEOUT = 30.0
+# Recipients claimed, sent and recorded together: a killed worker leaves at most this many in
+# "sending", and the ledger costs two writes per group instead of two per message.
+SETTLE_EVERY = 50
+# A part still "sending" this long after its claim was left by a dead worker (a live one settles a
+# group within seconds); a younger one may belong to a live worker and is left alone.
+STALE_SENDING_SECONDS = 300.0
+# PLATFORMS.md 4.5: reconnect on SMTPServerDisconnected. A server that drops us again gets the
+# batch back as a TransientError, retried by the orchestrator with backoff.
+RECONNECTS_PER_BATCH = 1
+PART_PREFIX = "to:"
+ENTRY_READ_CHUNK = 1000  # parts per ledger read (SQLite: ≤ 32766 bound variables per statement)
+DETAIL_EXAMPLES = 3  # server replies quoted per kind in Receipt.detail
+RESOLUTIONS = ("sent", "resend")
+
+# RFC 5321 4.2.2: 550 mailbox unavailable, 551 user not local, 553 mailbox name not allowed. Only a
+# "no such address" reason makes a bounce (RFC 3463 3.2: enhanced status 5.1.x); a 550 for policy
+# (5.7.x) or a full mailbox (5.2.2) is no reason to stop mailing someone.
+BOUNCE_CODES = frozenset({550, 551, 553})
+_UNKNOWN_MAILBOX = re.compile(
+    r"^5\.1\.\d{1,3}\b|user unknown|unknown user|no such (?:user|mailbox|recipient|address)|"
+    r"does ?n[o']t exist|unknown (?:recipient|mailbox|address)|invalid (?:recipient|mailbox)", re.I)
+
+# What one message's attempt came to.
+SENT = "sent"
+RETRY = "retry"  # 4xx for this message: the recipient stays claimable, the batch goes on
+REFUSED = "refused"  # 5xx for this recipient: failed for good, the batch goes on
+UNCERTAIN = "uncertain"  # may have been accepted: never resent on a guess
+RESEND = "resend"  # dropped before DATA: the server cannot have taken it
+STOP_RETRY = "stop-retry"  # the server will take nothing now (421 closing): batch retried later
+STOP_FAIL = "stop-fail"  # nothing can get through (the sender is refused): a setting to fix
+
+# Where in the transaction smtplib.sendmail's exception comes from (exact types, not ancestry:
+# SMTPAuthenticationError is an SMTPResponseException too, and means something else).
+SENDMAIL_STAGES: dict[type[Exception], str] = {
+    smtplib.SMTPHeloError: "helo",
+    smtplib.SMTPSenderRefused: "mail",
+    smtplib.SMTPRecipientsRefused: "rcpt",  # one address: refused means all refused, so it raises
+    smtplib.SMTPDataError: "data",
+    smtplib.SMTPServerDisconnected: "dropped",  # also how smtplib reports a read timeout
+}
+# (stage, reply class) → outcome; PLATFORMS.md 4.5: 4xx retryable, 5xx permanent per recipient.
+# Any 421 means the server is closing the connection: STOP_RETRY whatever the stage.
+REPLY_OUTCOMES: dict[tuple[str, int], str] = {
+    ("helo", 4): STOP_RETRY, ("helo", 5): STOP_FAIL,
+    ("mail", 4): RETRY, ("mail", 5): STOP_FAIL,  # a refused sender refuses every recipient
+    ("rcpt", 4): RETRY, ("rcpt", 5): REFUSED,
+    ("data", 4): RETRY, ("data", 5): REFUSED,
+}
+
+# Opening the connection failed. Nothing was sent, so the claims are released either way; the
+# value says which error the batch raises: "retry" TransientError, "fail" PermanentError, "code"
+# by the server's reply (4xx retry, 5xx fail). Socket errors not listed here (reset, no route to
+# host) mean the server was not reached: "retry".
+CONNECT_FAILURES: dict[type[Exception], str] = {
+    ConnectionRefusedError: "retry",  # nothing listening (yet)
+    TimeoutError: "retry",  # connect or greeting timed out (socket.timeout is TimeoutError)
+    socket.gaierror: "retry",  # name lookup failed
+    smtplib.SMTPServerDisconnected: "retry",
+    ssl.SSLError: "retry",
+    ssl.SSLCertVerificationError: "fail",  # wrong host name or untrusted certificate
+    smtplib.SMTPNotSupportedError: "fail",  # no STARTTLS or AUTH offered: never fall back to plain
+    smtplib.SMTPException: "fail",  # smtplib's "No suitable authentication method found."
+    smtplib.SMTPConnectError: "code",  # greeting other than 220 (421 busy, 554 no service)
+    smtplib.SMTPHeloError: "code",
+    smtplib.SMTPAuthenticationError: "code",  # 535 bad credentials, 454 temporary failure
+    smtplib.SMTPResponseException: "code",  # e.g. STARTTLS refused
+}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    name: str
+    unsubscribe_url: str
+
+
+def recipient_part(address: str) -> str:
+    """The ledger part of one recipient: stable across runs and case-insensitive."""
+    return PART_PREFIX + address.strip().lower()
+
+
+def content_sha256(payload: EmailPayload) -> str:
+    """One hash per post: what every recipient's part is planned with."""
+    return hashlib.sha256(payload.template).hexdigest()
+
+
+def mailing_parts(payload: EmailPayload, recipients: Iterable[Recipient]) -> list[tuple[str, str]]:
+    """(part, content sha256) for Ledger.plan: the orchestrator plans a whole mailing with it."""
+    sha = content_sha256(payload)
+    return [(part, sha) for part in dict.fromkeys(recipient_part(r.email) for r in recipients)]
+
+
+def send_batch(payload: EmailPayload, ctx: SendContext, recipients: Sequence[Recipient]) -> Receipt:
+    """Mail one batch of recipients over one SMTP connection, each at most once.
+
+    Returns a Receipt once every recipient is settled: "sent" (all sent), "partial" (some refused
+    for good or uncertain), "failed" (all refused), "uncertain" (none sent, some uncertain). Raises
+    TransientError when some recipients must be tried again (4xx, the server closing, connection
+    refused, a part held by another worker): calling again sends only those. Raises PermanentError
+    when nothing can get through (bad credentials, the sender refused): nothing is lost, the claims
+    are released, so a run after fixing the settings resumes.
+    """
+    settings = ctx.settings
+    sender = _envelope_sender(settings)
+    batch = {recipient_part(r.email): r for r in reversed(recipients)}  # the first of duplicates wins
+    parts = [part for part in dict.fromkeys(recipient_part(r.email) for r in recipients)]
+    sha = content_sha256(payload)
+    ctx.ledger.plan([(part, sha) for part in parts])
+    entries = _entries_for(ctx.ledger, parts)
+    leftovers = _mark_leftovers_uncertain(ctx.ledger, entries.values())
+    todo = [part for part in parts if entries[part].claimable]
+    finished = sum(1 for e in entries.values() if e.state not in ("planned", "sending") and not e.claimable)
+    run = _BatchRun(payload, ctx, batch, sender, total=len(parts), done=finished + len(leftovers))
+    run.send(todo)
+    return _batch_receipt(ctx.ledger, parts, leftovers)
+
+
+def resolve_uncertain(ctx: SendContext, decision: str, recipients: Iterable[str] | None = None) -> list[str]:
+    """Settle email parts whose fate SMTP cannot tell: "uncertain" ones, and "sending" ones left by a
+    worker that died (older than STALE_SENDING_SECONDS). Returns the parts settled.
+
+    `recipients` (addresses or "to:" parts) limits it to those; by default every such part.
+    - decision "sent": count them as sent; nothing is mailed again. Usually right: a server that
+      received the whole message almost always took it.
+    - decision "resend": make them claimable again; the next send_batch of their batch mails them.
+      Resending is made safer by the Message-ID: `EmailPayload.personalize` derives it from the
+      post's slug and content and the recipient, so the second copy carries the same Message-ID as
+      the first, and receiving servers and mail clients that de-duplicate by Message-ID show it once.
+    """
+    if decision not in RESOLUTIONS:
+        raise ValueError(f"decision must be one of {RESOLUTIONS}, not {decision!r}")
+    ledger = ctx.ledger
+    if recipients is None:
+        settle = ledger.entries("uncertain") + ledger.stale_sending(STALE_SENDING_SECONDS)
+    else:
+        wanted = [r if r.startswith(PART_PREFIX) else recipient_part(r) for r in recipients]
+        settle = [e for e in _entries_for(ledger, wanted).values() if e.state == "uncertain" or _is_stale(e)]
+    for entry in settle:
+        ledger.resolve_uncertain(entry.part, remote_id=None, sent=decision == "sent")
+    return [entry.part for entry in settle]
+
+
+# --- one batch ------------------------------------------------------------------------------------
+class _BatchRun:
+    """Claims, sends and records the recipients of one send_batch call, group by group."""
+
+    def __init__(self, payload: EmailPayload, ctx: SendContext, batch: dict[str, Recipient], sender: str,
+                 total: int, done: int):
+        self.payload = payload
+        self.ctx = ctx
+        self.ledger = ctx.ledger
+        self.batch = batch
+        self.total = total
+        self.done = done
+        self.sent_now = 0
+        self.connection = _Connection(ctx.settings, sender)
+        # Undated posts get the send time; a batch shares one Date (personalize caches its header).
+        self.date = None if payload.post_date else dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+    def send(self, todo: Sequence[str]) -> None:
+        try:
+            for start in range(0, len(todo), SETTLE_EVERY):
+                won = self.ledger.claim_many(todo[start:start + SETTLE_EVERY])
+                if won:
+                    self._send_group(won)
+                self.ctx.progress(self.done, self.total)
+        finally:
+            self.connection.close()
+
+    def _send_group(self, won: list[str]) -> None:
+        sent: list[str] = []
+        settled = 0  # won[:settled] have an outcome: recorded already, or waiting in `sent`
+        try:
+            for part in won:
+                outcome, reply = self._attempt(part)
+                if outcome == SENT:
+                    sent.append(part)
+                elif outcome in (STOP_RETRY, STOP_FAIL):
+                    self.ledger.mark_failed(part, reply, retryable=True)  # not this recipient's fault
+                    settled += 1
+                    raise (TransientError if outcome == STOP_RETRY else PermanentError)(reply)
+                else:
+                    self._record_failure(part, outcome, reply)
+                settled += 1
+                self.done += 1
+        except (TransientError, PermanentError) as exc:
+            # Raised before the current message left, or after its refusal was recorded: nothing
+            # from here on went out, so those recipients are released for the next attempt.
+            self._release(won[settled:])
+            raise self._with_counts(exc, len(sent)) from None
+        except BaseException:
+            # Anything else may have struck mid-transaction: that message stays "sending" and is
+            # reconciled as a leftover; the ones after it never left.
+            self._release(won[settled + 1:])
+            raise
+        finally:
+            if sent:
+                self.ledger.mark_sent_many(sent)
+                self.sent_now += len(sent)
+
+    def _release(self, parts: Sequence[str]) -> None:
+        if parts:
+            self.ledger.mark_failed_many(parts, "not attempted: the batch stopped early", retryable=True)
+
+    def _with_counts(self, exc: TransientError | PermanentError, sent_in_group: int) -> Exception:
+        sent = self.sent_now + sent_in_group
+        if isinstance(exc, TransientError):
+            return TransientError(f"{exc} ({sent} sent in this attempt; the rest is retried)", exc.retry_after)
+        return PermanentError(f"{exc} ({sent} sent in this attempt; the rest waits for the settings to be "
+                              "fixed)")
+
+    def _attempt(self, part: str) -> tuple[str, str]:
+        recipient = self.batch[part]
+        try:
+            message = self.payload.personalize(to_email=recipient.email, to_name=recipient.name,
+                                               unsubscribe_url=recipient.unsubscribe_url, date=self.date)
+        except ValueError as exc:
+            return REFUSED, f"not sent: {exc}"
+        outcome, reply = self.connection.deliver(recipient.email, message)
+        return outcome, self._scrub(reply)
+
+    def _record_failure(self, part: str, outcome: str, reply: str) -> None:
+        if outcome == UNCERTAIN:
+            self.ledger.mark_uncertain(part, reply)
+            return
+        self.ledger.mark_failed(part, reply, retryable=outcome == RETRY)
+        if outcome == REFUSED and _is_unknown_mailbox(reply):
+            _mark_bounced(self.ctx, self.batch[part].email)
+
+    def _scrub(self, text: str) -> str:
+        return _scrub(text, self.ctx.settings)
+
+
+# --- the connection -------------------------------------------------------------------------------
+class _NotesDataStage:
+    """Notes whether the current message got as far as DATA: a connection lost before DATA cannot
+    have delivered it, one lost after may have."""
+
+    reached_data = False
+
+    def data(self, msg: bytes) -> tuple[int, bytes]:
+        self.reached_data = True
+        return super().data(msg)  # type: ignore[misc]
+
+
+class _SMTP(_NotesDataStage, smtplib.SMTP):
+    pass
+
+
+class _SMTPSSL(_NotesDataStage, smtplib.SMTP_SSL):
+    pass
+
+
+class _Connection:
+    """The batch's SMTP connection: opened on first use, reopened at most RECONNECTS_PER_BATCH times.
+    Its errors are DeliveryErrors raised only before a message left (connecting, reconnecting)."""
+
+    def __init__(self, settings: Settings, sender: str):
+        self.settings = settings
+        self.sender = sender
+        self.smtp: _SMTP | _SMTPSSL | None = None
+        self.opened = 0
+
+    def deliver(self, to_addr: str, message: bytes) -> tuple[str, str]:
+        """Send one message: (outcome, the server's reply or what went wrong)."""
+        while True:
+            smtp = self._open()
+            smtp.reached_data = False
+            try:
+                smtp.sendmail(self.sender, [to_addr], message)
+                return SENT, ""
+            except (smtplib.SMTPException, OSError) as exc:
+                outcome, reply = _sendmail_outcome(exc, smtp.reached_data)
+            if smtp.sock is None:  # smtplib closed it: a drop, a timeout, or a 421
+                self.smtp = None
+            if outcome != RESEND:
+                return outcome, reply
+
+    def _open(self) -> _SMTP | _SMTPSSL:
+        if self.smtp is not None:
+            return self.smtp
+        if self.opened > RECONNECTS_PER_BATCH:
+            raise TransientError("the SMTP server dropped the connection again after a reconnect")
+        self.opened += 1
+        try:
+            self.smtp = _open_smtp(self.settings)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise _connect_error(exc, self.settings) from None
+        return self.smtp
+
+    def close(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+
+def _open_smtp(settings: Settings) -> _SMTP | _SMTPSSL:
+    security = settings.smtp_security
+    if security == "ssl":
+        smtp: _SMTP | _SMTPSSL = _SMTPSSL(settings.smtp_host, settings.smtp_port, timeout=SMTP_CONNECT_TIMEOUT,
+                                          context=ssl.create_default_context())
+    else:
+        smtp = _SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_CONNECT_TIMEOUT)
+    try:
+        smtp.sock.settimeout(SMTP_READ_TIMEOUT)
+        smtp.ehlo()
+        if security == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        if settings.smtp_user:
+            smtp.login(settings.smtp_user, settings.smtp_password)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _sendmail_outcome(exc: Exception, reached_data: bool) -> tuple[str, str]:
+    stage = SENDMAIL_STAGES.get(type(exc))
+    if stage is None:
+        if isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException):
+            stage = "dropped"  # a socket error smtplib did not wrap: the connection is gone
+        else:
+            raise exc
+    if stage == "dropped":
+        if reached_data:
+            return UNCERTAIN, (f"connection lost after DATA ({exc}): the server may have taken the "
+                               "message and SMTP cannot tell; not resent")
+        return RESEND, str(exc)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(exc.recipients.values()))
+    else:
+        code, text = exc.smtp_code, exc.smtp_error  # type: ignore[attr-defined]
+    reply = _reply_text(code, text)
+    if code == 421:
+        return STOP_RETRY, f"the server is closing the connection: {reply}"
+    outcome = REPLY_OUTCOMES.get((stage, code // 100))
+    if outcome is None:  # an unreadable reply (smtplib says -1): after DATA it may have been taken
+        return (UNCERTAIN if reached_data else RETRY), f"unexpected reply: {reply}"
+    if outcome == STOP_FAIL and stage == "mail":
+        reply = f"the server refused the sender: {reply}"
+    return outcome, reply
+
+
+def _connect_error(exc: Exception, settings: Settings) -> TransientError | PermanentError:
+    kind = CONNECT_FAILURES.get(type(exc))
+    if kind is None:
+        if not isinstance(exc, OSError) or isinstance(exc, smtplib.SMTPException):
+            raise exc
+        kind = "retry"
+    where = f"{settings.smtp_host}:{settings.smtp_port}"
+    if kind == "code":
+        code = exc.smtp_code  # type: ignore[attr-defined]
+        message = f"SMTP server {where} answered {_reply_text(code, exc.smtp_error)}"  # type: ignore[attr-defined]
+        kind = "retry" if 400 <= code < 500 else "fail"
+    else:
+        message = f"cannot use SMTP server {where}: {type(exc).__name__}: {exc}"
+    message = _scrub(message, settings)
+    return TransientError(message) if kind == "retry" else PermanentError(message)
+
+
+def _reply_text(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {' '.join(text.split())}"
+
+
+def _envelope_sender(settings: Settings) -> str:
+    if not settings.smtp_host:
+        raise PermanentError("email is not configured: set PUBLISHER_SMTP_HOST")
+    sender = _address_of(settings.email_from)
+    if not sender:
+        raise PermanentError(f"PUBLISHER_EMAIL_FROM {settings.email_from!r} has no email address")
+    if not (settings.smtp_user.isascii() and settings.smtp_password.isascii()):
+        # smtplib's AUTH PLAIN and LOGIN encode the credentials as ASCII and would crash mid-login.
+        raise PermanentError("PUBLISHER_SMTP_USER / PUBLISHER_SMTP_PASSWORD contain non-ASCII characters, "
+                             "which smtplib cannot send; use an ASCII password")
+    return sender
+
+
+def _scrub(text: str, settings: Settings) -> str:
+    """Remove the SMTP password, also as AUTH LOGIN / AUTH PLAIN put it on the wire (base64)."""
+    password = settings.smtp_password
+    if not password:
+        return text
+    forms = {password, base64.b64encode(password.encode()).decode(),
+             base64.b64encode(f"\0{settings.smtp_user}\0{password}".encode()).decode()}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
+
+
+# --- the ledger and the subscribers ---------------------------------------------------------------
+def _entries_for(ledger: Ledger, parts: Sequence[str]) -> dict[str, LedgerEntry]:
+    """The ledger entries of these parts, one query per ENTRY_READ_CHUNK parts.
+    (A candidate for Ledger itself: `entries()` reads the whole publication.)"""
+    found: dict[str, LedgerEntry] = {}
+    with ledger.store.read_session() as session:
+        for start in range(0, len(parts), ENTRY_READ_CHUNK):
+            query = select(*ENTRY_COLUMNS).where(
+                LedgerRow.publication_id == ledger.publication_id, LedgerRow.channel == ledger.channel,
+                LedgerRow.part.in_(parts[start:start + ENTRY_READ_CHUNK]))
+            found.update((row.part, LedgerEntry.from_row(row)) for row in session.execute(query))
+    return found
+
+
+def _is_stale(entry: LedgerEntry) -> bool:
+    age = (utcnow() - entry.updated_at).total_seconds()
+    return entry.state == "sending" and age >= STALE_SENDING_SECONDS
+
+
+def _mark_leftovers_uncertain(ledger: Ledger, entries: Iterable[LedgerEntry]) -> list[str]:
+    leftovers = [entry.part for entry in entries if _is_stale(entry)]
+    for part in leftovers:
+        ledger.mark_uncertain(part, "left in sending by an interrupted attempt: the server may have taken "
+                                    "the message and SMTP cannot tell; not resent")
+    return leftovers
+
+
+def _is_unknown_mailbox(reply: str) -> bool:
+    code, _, text = reply.partition(" ")
+    return code.isdigit() and int(code) in BOUNCE_CODES and _UNKNOWN_MAILBOX.search(text) is not None
+
+
+def _mark_bounced(ctx: SendContext, address: str) -> None:
+    """Stop mailing an address the receiving server says does not exist (active subscribers only;
+    an address that is not on the list, e.g. a test send, is left alone)."""
+    subscribers = Subscribers(ctx.store, ctx.settings)
+    subscriber = subscribers.get(address)
+    if subscriber is not None and subscriber.status == "active":
+        subscribers.set_status(subscriber.id, "bounced")
+
+
+def _batch_receipt(ledger: Ledger, parts: Sequence[str], leftovers: Sequence[str]) -> Receipt:
+    """Where the batch stands now, read back from the ledger (other workers' results included)."""
+    entries = _entries_for(ledger, parts)
+    kinds: dict[str, list[LedgerEntry]] = {}
+    for part in parts:
+        entry = entries[part]
+        kind = entry.state if entry.state != "failed" else ("to retry" if entry.retryable else "refused")
+        kinds.setdefault("busy" if kind in ("sending", "planned") else kind, []).append(entry)
+    total, sent = len(parts), len(kinds.get("sent", ()))
+    detail = _receipt_detail(kinds, total, leftovers)
+    busy = kinds.get("busy", [])
+    if busy or kinds.get("to retry"):
+        # A part another worker holds is settled by it, or turns stale (then uncertain) in time.
+        youngest = max((entry.updated_at for entry in busy), default=None)
+        retry_after = (max(1.0, STALE_SENDING_SECONDS - (utcnow() - youngest).total_seconds())
+                       if youngest else None)
+        raise TransientError(detail, retry_after)
+    if sent == total:
+        state = "sent"
+    else:
+        state = "partial" if sent else ("uncertain" if kinds.get("uncertain") else "failed")
+    return Receipt(state=state, sent=sent, total=total, detail=detail)
+
+
+def _receipt_detail(kinds: dict[str, list[LedgerEntry]], total: int, leftovers: Sequence[str]) -> str:
+    lines = [f"{len(kinds.get('sent', ()))}/{total} sent"]
+    for kind in ("refused", "uncertain", "to retry", "busy"):
+        entries = kinds.get(kind)
+        if not entries:
+            continue
+        label = "held by another worker" if kind == "busy" else kind
+        examples = "; ".join(f"{e.part.removeprefix(PART_PREFIX)}: {e.last_error or e.state}"
+                             for e in entries[:DETAIL_EXAMPLES])
+        more = f"; and {len(entries) - DETAIL_EXAMPLES} more" if len(entries) > DETAIL_EXAMPLES else ""
+        lines.append(f"{label} {len(entries)} ({examples}{more})")
+    if leftovers:
+        lines.append(f"{len(leftovers)} found in sending after an interrupted attempt marked uncertain, not resent")
+    if kinds.get("uncertain"):
+        lines.append("uncertain ones are settled with resolve_uncertain(ctx, 'sent' | 'resend')")
+    return "; ".join(lines)
