@@ -152,46 +152,41 @@ def finish(name: str, ctx: SendContext, error: str, receipt=None) -> ChannelOutc
     detail = error or (receipt.detail if receipt else "")
     if state != "sent" and not detail:
         detail = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s != "sent")
-    ctx.store.set_delivery_state(ctx.publication_id, name, state, error=detail or None, total_parts=total,
+    ctx.store.set_delivery_state(ctx.publication_id, name, state, error=(detail or None) if state != "sent" else None,
+                                 total_parts=total,
                                  sent_parts=sent, failed_parts=total - sent,
                                  remote_ids=remote_ids[-100:], remote_urls=remote_urls[-100:])
     return ChannelOutcome(name, state, "live", sent, total, detail, remote_ids, remote_urls)
 
 
 def deliver_email(channel, payload, ctx: SendContext) -> ChannelOutcome:
-    """Plan every active subscriber, then send batch by batch (one SMTP connection per batch)."""
-    from channels.email import Recipient
-    from publisher import subscribers
+    """Plan every active subscriber up front, then send batch by batch (one SMTP connection each)."""
+    from channels.email import mailing_parts
 
-    batches = list(recipient_batches(ctx, Recipient))
-    parts = [(f"to:{r.email.lower()}", payload.content_sha256) for batch in batches for r in batch]
-    ctx.ledger.plan(parts)
-    total = len(parts)
+    batches = list(recipient_batches(ctx))
+    ctx.ledger.plan(mailing_parts(payload, [r for batch in batches for r in batch]))
+    total = sum(len(batch) for batch in batches)
     if not total:
         ctx.store.set_delivery_state(ctx.publication_id, "email", "sent", total_parts=0, sent_parts=0)
         return ChannelOutcome("email", "sent", "live", 0, 0, "no active subscribers")
-    done_before = ctx.ledger.counts().get("sent", 0)
-    sent_so_far = {"n": done_before}
-    ctx.progress(done_before, total)
-
-    def batch_progress(done, _batch_total, _base=[0]):
-        ctx.progress(min(total, sent_so_far["n"] + done), total)
-
+    sent_before = {"n": ctx.ledger.counts().get("sent", 0)}
+    ctx.progress(sent_before["n"], total)
+    batch_ctx = SendContext(ctx.settings, ctx.store, ctx.ledger, ctx.publication_id, sleep=ctx.sleep,
+                            progress=lambda done, _n: ctx.progress(min(total, sent_before["n"] + done), total))
     errors = []
     for batch in batches:
-        batch_ctx = SendContext(ctx.settings, ctx.store, ctx.ledger, ctx.publication_id,
-                                progress=batch_progress, sleep=ctx.sleep)
         outcome = deliver_with_retries("email", lambda: channel.send_batch(payload, batch_ctx, batch), batch_ctx)
-        sent_so_far["n"] = ctx.ledger.counts().get("sent", 0)
-        ctx.progress(sent_so_far["n"], total)
-        if outcome.detail and outcome.state != "sent":
+        sent_before["n"] = ctx.ledger.counts().get("sent", 0)
+        if outcome.state != "sent" and outcome.detail:
             errors.append(outcome.detail)
-    return finish("email", ctx, "; ".join(dict.fromkeys(e for e in errors if e))[:2000])
+    return finish("email", ctx, "; ".join(dict.fromkeys(errors))[:2000])
 
 
-def recipient_batches(ctx: SendContext, recipient_cls) -> Iterable[list]:
+def recipient_batches(ctx: SendContext) -> Iterable[list]:
+    """Active subscribers as email Recipients, in batches of PUBLISHER_EMAIL_BATCH_SIZE."""
+    from channels.email import Recipient
     from publisher import subscribers
 
     for batch in subscribers.active_recipients(ctx.store, ctx.settings.email_batch_size):
-        yield [recipient_cls(s.email, s.name or "", subscribers.unsubscribe_url(ctx.settings, subscribers.token_for(ctx.settings, s)))
+        yield [Recipient(s.email, s.name or "", subscribers.unsubscribe_url(ctx.settings, subscribers.token_for(ctx.settings, s)))
                for s in batch]

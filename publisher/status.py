@@ -36,7 +36,7 @@ def publication_status(settings: Settings, post_path: Path | None) -> list[dict]
 
 
 def _delivery_dict(store: Store, publication_id: int, d: Delivery) -> dict:
-    counts = Ledger(store, publication_id, d.channel).counts()
+    counts = {s: n for s, n in Ledger(store, publication_id, d.channel).counts().items() if n}
     seconds = (d.finished_at - d.started_at).total_seconds() if d.finished_at and d.started_at else None
     return {
         "channel": d.channel, "state": d.state, "attempts": d.attempts, "parts": counts,
@@ -59,7 +59,7 @@ def status_tables(report: list[dict]) -> list[Table]:
             style = STATE_STYLE.get(ch["state"], "")
             others = ", ".join(f"{n} {s}" for s, n in sorted(ch["parts"].items()) if s != "sent")
             parts = f"{ch['sent_parts']}/{ch['total_parts']} sent" + (f" ({others})" if others else "")
-            remote = "\n".join((ch["remote_urls"] or ch["remote_ids"])[-3:])
+            remote = (ch["remote_urls"] or ch["remote_ids"] or [""])[-1]
             took = f"{ch['seconds']:.1f}s" if ch["seconds"] is not None else ""
             table.add_row(ch["channel"], f"[{style}]{ch['state']}[/]", str(ch["attempts"]), parts, remote,
                           ch["last_error"] or "", took)
