@@ -41,8 +41,8 @@ def preview_files(rendered: Rendered) -> dict[str, str]:
     return files
 
 
-def preview_page(rendered: Rendered) -> str:
-    """One page showing the four channels side by side, as a person would see them."""
+def channel_views(rendered: Rendered) -> dict:
+    """What templates/_channel_previews.html needs: shared by index.html and the web desk."""
     from channels.telegram import visible_length
     from channels.x import weighted_length
 
@@ -54,11 +54,17 @@ def preview_page(rendered: Rendered) -> str:
         body = params.get("text") or params.get("caption") or ""
         calls.append({"method": call["method"], "photo": params.get("photo"), "html": body,
                       "length": visible_length(body)})
+    return {
+        "post": rendered.post, "problems": rendered.problems, "tweets": tweets, "calls": calls,
+        "wechat": views["wechat"], "email": views["email"],
+        "lang": "zh" if is_mostly_cjk(rendered.post.title + rendered.post.body[:2000]) else "en",
+    }
+
+
+def preview_page(rendered: Rendered) -> str:
+    """One page showing the four channels side by side, as a person would see them."""
     return environment().get_template("preview.html").render(
-        post=rendered.post, problems=rendered.problems, tweets=tweets, calls=calls,
-        wechat=views["wechat"], email=views["email"], email_src="email.html", email_text_src="email.txt",
-        lang="zh" if is_mostly_cjk(rendered.post.title + rendered.post.body[:2000]) else "en",
-    )
+        **channel_views(rendered), email_src="email.html", email_text_src="email.txt")
 
 
 def write_preview(rendered: Rendered, out_dir: Path) -> list[Path]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,18 +72,68 @@ def publish(
     progress: Progress = lambda channel, done, total: None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PublishResult:
+    """Publish in this process and wait: what `publisher publish` runs on the embedded default."""
+    pressed = prepare(post_path, settings, again=again)
+    return run(pressed, settings, force=force, only=only, progress=progress, sleep=sleep)
+
+
+@dataclass
+class Pressed:
+    """A validated, rendered post and its publication row: everything a press needs to deliver."""
+
+    rendered: Rendered
+    store: Store
+    publication_id: int
+
+
+def prepare(post_path: str | Path, settings: Settings, *, again: bool = False) -> Pressed:
+    """Validate and render the post, then find (or, with `again`, start) its publication."""
     post_path = Path(post_path)
     post = load_post(post_path, settings)
     rendered = render_all(post, settings)
     store = Store(settings.db_url)
     publication = store.get_or_create_publication(post.slug, post_sha256(post_path), post.title, again=again)
+    return Pressed(rendered, store, publication.id)
+
+
+def run(pressed: Pressed, settings: Settings, *, force: bool = False, only: Sequence[str] = (),
+        progress: Progress = lambda channel, done, total: None,
+        sleep: Callable[[float], None] = time.sleep) -> PublishResult:
     outcomes = []
     for name, channel in CHANNELS.items():
         if only and name not in only:
             continue
-        outcomes.append(publish_channel(channel, rendered, settings, store, publication.id,
+        outcomes.append(publish_channel(channel, pressed.rendered, settings, pressed.store, pressed.publication_id,
                                         force=force, progress=progress, sleep=sleep))
-    return PublishResult(post, publication.id, outcomes)
+    return PublishResult(pressed.rendered.post, pressed.publication_id, outcomes)
+
+
+_running: dict[int, threading.Thread] = {}
+_running_lock = threading.Lock()
+
+
+def press_in_background(post_path: str | Path, settings: Settings, *, force: bool = False,
+                        again: bool = False) -> int:
+    """Start publishing and return the publication id at once (the web desk's button).
+
+    In-process: one background thread per publication; pressing again while it runs joins the
+    running press instead of starting a second one. Statuses are read from the store."""
+    pressed = prepare(post_path, settings, again=again)
+    with _running_lock:
+        thread = _running.get(pressed.publication_id)
+        if thread is None or not thread.is_alive():
+            thread = threading.Thread(target=_run_logged, args=(pressed, settings, force), daemon=True,
+                                      name=f"publish-{pressed.publication_id}")
+            _running[pressed.publication_id] = thread
+            thread.start()
+    return pressed.publication_id
+
+
+def _run_logged(pressed: Pressed, settings: Settings, force: bool) -> None:
+    try:
+        run(pressed, settings, force=force)
+    except Exception:  # the thread has no caller to raise to; the store keeps the states
+        log.exception("publishing publication %s stopped", pressed.publication_id)
 
 
 def publish_channel(
