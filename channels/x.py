@@ -11,25 +11,43 @@ Rendering rules:
   cut as a last resort and reported by `checks`.
 - Numbering " k/N" is a suffix on its own line and counted in the 280.
 - A hand-written thread (front matter `channels.x.thread`) is used as is, then checked.
+
+Delivery (the last section, "Delivery: tweepy client and send"): the thread is posted as one reply
+chain through tweepy, each tweet and each media upload a ledger part, reconciled against the
+account's timeline after a crash or an uncertain answer.
 """
 from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
 import html
+import io
 import json
 import re
+import time
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
+from urllib.parse import urlsplit
 
+import requests
+import tweepy
+import urllib3
 from markdown_it.tree import SyntaxTreeNode
+from PIL import Image
+from requests_oauthlib import OAuth1
 from twitter_text import extract_emojis_with_indices, extract_urls_with_indices, parse_tweet
 
-from channels.base import Channel
+from channels.base import Channel, DeliveryError, PermanentError, Receipt, SendContext, TransientError, UncertainError
 from publisher.config import Settings
+from publisher.image_fetch import FetchedImage, fetch_image
 from publisher.markdown import html_images, html_to_text, parse_body
 from publisher.post import Post
+
+if TYPE_CHECKING:
+    from publisher.ledger import Ledger, LedgerEntry
 
 MAX_WEIGHTED = 280  # twitter-text v3 maxWeightedTweetLength; PLATFORMS.md 1.7
 MAX_MEDIA = 4  # at most 4 photos per post; PLATFORMS.md 1.1
@@ -742,6 +760,13 @@ def _option(options: Mapping[str, Any], key: str, allowed: tuple[str, ...], defa
 class XChannel(Channel):
     name = "x"
 
+    def __init__(self, timeout: tuple[float, float] | None = None, media_api: str | None = None):
+        # Delivery knobs (see "Delivery" below); tests use short timeouts and both upload APIs.
+        self.timeout = timeout or (CONNECT_TIMEOUT, READ_TIMEOUT)
+        self.media_api = media_api or MEDIA_UPLOAD_API
+        if self.media_api not in MEDIA_UPLOADERS:
+            raise ValueError(f"media_api must be one of {sorted(MEDIA_UPLOADERS)}, got {self.media_api!r}")
+
     def render(self, post: Post, settings: Settings) -> XThread:
         options = post.channel_options("x")
         problems: list[str] = []
@@ -775,6 +800,12 @@ class XChannel(Channel):
     def preview_files(self, payload: XThread) -> dict[str, str]:
         return {"x_thread.json": json.dumps(self.preview_json(payload), ensure_ascii=False, indent=2) + "\n"}
 
+    def configured(self, settings: Settings) -> bool:
+        return is_configured(settings)
+
+    def send(self, payload: XThread, ctx: SendContext) -> Receipt:
+        return send_thread(payload, ctx, timeout=self.timeout, media_api=self.media_api)
+
 
 def _tweet_problems(k: int, tweet: Tweet) -> list[str]:
     problems: list[str] = []
@@ -793,6 +824,638 @@ def _tweet_problems(k: int, tweet: Tweet) -> list[str]:
         if not url.startswith(("http://", "https://")):
             problems.append(f"tweet {k} has an image that is not an http(s) URL: {url!r}")
     return problems
+
+
+# =============================================================================================
+# Delivery: tweepy client and send
+#
+# Everything below does I/O; rendering above never calls it. The thread is posted in order as one
+# reply chain (PLATFORMS.md 1.1): tweet k replies to tweet k-1. Ledger parts, in sending order:
+# "media-<k>-<n>" (image n of tweet k, uploaded just before tweet k) and "tweet-<k>". A tweet left
+# "sending" by a killed worker, or "uncertain" after a timeout or 5xx, is looked up on the
+# account's timeline (GET /2/users/me, then GET /2/users/:id/tweets, matched by text and parent)
+# before anything else happens to it; it is posted again only when it is not there.
+
+# Connect timeout: a request that never connected is safely retried (TransientError).
+CONNECT_TIMEOUT = 5.0
+# Read timeout: after it the tweet may or may not be posted (UncertainError).
+READ_TIMEOUT = 30.0
+# A "sending" tweet claimed less than this after the claim may still be in flight in another
+# worker (the claim is made right before the request): it is left alone until then.
+IN_FLIGHT_MARGIN = 5.0
+# tweepy hard-codes these hosts (PLATFORMS.md 1.2 [XT1][XT3]); X's docs now name the x.com ones (1.1, 1.4).
+X_API_HOSTS = ("https://api.twitter.com", "https://api.x.com")
+X_UPLOAD_HOSTS = ("https://upload.twitter.com", "https://upload.x.com")
+# "v1.1": tweepy.API.media_upload; "v2": POST /2/media/upload with requests (tweepy has no v2
+# upload). X deprecated v1.1 upload for self-serve tiers; whether it still answers is unverified
+# (PLATFORMS.md 1.4), so the switch is one constant (or XChannel(media_api=...)).
+MEDIA_UPLOAD_API = "v1.1"
+# Media ids expire after expires_after_secs = 86400 (1.4); an older stored id is uploaded again
+# rather than risking "Your media IDs are invalid" on a thread resumed the next day.
+MEDIA_REUSE_MAX_AGE = timedelta(hours=20)
+# Image formats X accepts for photos (1.4); anything else Pillow reads is converted to PNG.
+UPLOAD_FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "GIF": ("gif", "image/gif"),
+                  "WEBP": ("webp", "image/webp")}
+# GET /2/users/:id/tweets takes max_results 5..100 (1.8); a few pages cover any realistic gap.
+TIMELINE_PAGE_SIZE = 100
+TIMELINE_MAX_PAGES = 3
+TIMELINE_FIELDS = ["referenced_tweets", "created_at", "conversation_id"]
+# Posts older than the publication (less this allowance for clock differences) cannot be ours.
+CLOCK_SKEW = timedelta(minutes=10)
+TWEET_URL = "https://x.com/{username}/status/{tweet_id}"
+# 403 detail of a repeated text: "You are not allowed to create a Tweet with duplicate content." (1.5)
+DUPLICATE_MARK = "duplicate content"
+CREDENTIAL_VARIABLES = ("PUBLISHER_X_CONSUMER_KEY, PUBLISHER_X_CONSUMER_SECRET, PUBLISHER_X_ACCESS_TOKEN "
+                        "and PUBLISHER_X_ACCESS_TOKEN_SECRET")
+
+
+def is_configured(settings: Settings) -> bool:
+    return all((settings.x_consumer_key, settings.x_consumer_secret, settings.x_access_token,
+                settings.x_access_token_secret))
+
+
+def credentials(settings: Settings) -> tuple[str, str, str, str]:
+    return (settings.x_consumer_key, settings.x_consumer_secret, settings.x_access_token,
+            settings.x_access_token_secret)
+
+
+# --- reaching the configured hosts ---
+
+class BaseUrlAdapter(requests.adapters.HTTPAdapter):
+    """Sends requests meant for an X host to `base_url` (a proxy, or the sandbox), with the URL the
+    client signed in `X-Original-URL`: OAuth 1.0a signs the original https URL (PLATFORMS.md 1.2).
+    Also applies `timeout` when the client sets none (tweepy.Client never does)."""
+
+    def __init__(self, base_url: str, timeout: float | tuple[float, float] | None = None):
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        original = request.url or ""
+        parts = urlsplit(original)
+        target = self.base_url + parts.path + (f"?{parts.query}" if parts.query else "")
+        if target != original:
+            request.headers["X-Original-URL"] = original
+            request.url = target
+        return super().send(request, **kwargs)
+
+
+def route_x_hosts(session: requests.Session, settings: Settings, timeout: tuple[float, float]) -> None:
+    """Point the API hosts at settings.x_api_base and the upload hosts at settings.x_upload_base."""
+    for hosts, base in ((X_API_HOSTS, settings.x_api_base), (X_UPLOAD_HOSTS, settings.x_upload_base)):
+        for host in hosts:
+            session.mount(host, BaseUrlAdapter(base, timeout))
+
+
+# --- media upload ---
+
+class MediaUploader(Protocol):
+    def upload(self, image: FetchedImage) -> str:
+        """Upload one image; its media id. Raises tweepy.HTTPException or a requests error."""
+
+    def close(self) -> None: ...
+
+
+def upload_file(image: FetchedImage) -> tuple[str, bytes, str]:
+    """(file name, bytes, MIME type) of `image` in a format X accepts."""
+    if image.format in UPLOAD_FORMATS:
+        extension, mime = UPLOAD_FORMATS[image.format]
+        return f"media.{extension}", image.data, mime
+    buffer = io.BytesIO()
+    with Image.open(io.BytesIO(image.data)) as picture:
+        picture.convert("RGBA").save(buffer, "PNG")
+    return "media.png", buffer.getvalue(), "image/png"
+
+
+def media_category(mime: str) -> str:
+    return "tweet_gif" if mime == "image/gif" else "tweet_image"  # 1.4 media_category values
+
+
+class V1MediaUploader:
+    """tweepy.API.media_upload: POST https://upload.twitter.com/1.1/media/upload.json (1.4)."""
+
+    def __init__(self, settings: Settings, timeout: tuple[float, float]):
+        self.api = tweepy.API(tweepy.OAuth1UserHandler(*credentials(settings)), timeout=timeout)
+        route_x_hosts(self.api.session, settings, timeout)
+
+    def upload(self, image: FetchedImage) -> str:
+        name, data, mime = upload_file(image)
+        media = self.api.media_upload(name, file=io.BytesIO(data), media_category=media_category(mime))
+        return str(media.media_id_string)
+
+    def close(self) -> None:
+        self.api.session.close()
+
+
+class V2MediaUploader:
+    """POST {x_upload_base}/2/media/upload, multipart `media` + media_category, OAuth 1.0a (1.4)."""
+
+    def __init__(self, settings: Settings, timeout: tuple[float, float]):
+        self.url = settings.x_upload_base.rstrip("/") + "/2/media/upload"
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.auth = OAuth1(*credentials(settings))
+        route_x_hosts(self.session, settings, timeout)
+
+    def upload(self, image: FetchedImage) -> str:
+        name, data, mime = upload_file(image)
+        response = self.session.post(self.url, data={"media_category": media_category(mime)},
+                                     files={"media": (name, data, mime)}, timeout=self.timeout)
+        body = _json_object(response)
+        media_id = (body.get("data") or {}).get("id") if isinstance(body.get("data"), dict) else None
+        if not 200 <= response.status_code < 300 or not media_id:
+            # tweepy's exception reads X's problem JSON the same way for both APIs.
+            raise tweepy.HTTPException(response, response_json=body)
+        return str(media_id)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+MEDIA_UPLOADERS: dict[str, Callable[[Settings, tuple[float, float]], MediaUploader]] = {
+    "v1.1": V1MediaUploader,
+    "v2": V2MediaUploader,
+}
+
+
+# --- the error table ---
+
+# Outcomes of one request.
+TRANSIENT = "transient"      # not accepted, try later (TransientError; part failed retryably)
+PERMANENT = "permanent"      # refused for good (PermanentError; part failed)
+CREDENTIALS = "credentials"  # 401: X refused the keys (PermanentError naming the settings)
+DUPLICATE = "duplicate"      # 403 duplicate content: maybe ours from an earlier attempt; look it up
+UNCERTAIN = "uncertain"      # may have been accepted (UncertainError; part uncertain)
+
+
+@dataclass(frozen=True)
+class XFailure:
+    """Everything known about a request that did not succeed."""
+
+    status: int | None  # HTTP status; None when no answer arrived
+    message: str  # X's own words ("detail" / errors[].message), or the transport error
+    exception: BaseException  # tweepy's HTTPException, or the requests error
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    matches_what: str  # for people reading the table
+    outcome: str
+    matches: Callable[[XFailure], bool]
+
+
+def failure_of(exc: BaseException) -> XFailure | None:
+    """The failure `exc` reports, or None for an exception that is not about the request (a bug)."""
+    if isinstance(exc, tweepy.HTTPException):
+        response = exc.response
+        words = [str(m) for m in exc.api_messages] or [f"{response.status_code} {response.reason}"]
+        return XFailure(response.status_code, "; ".join(words), exc, response.headers)
+    transport = _transport_error(exc)
+    if transport is None:
+        return None
+    return XFailure(None, f"{type(transport).__name__}: {transport}", transport, {})
+
+
+def _transport_error(exc: BaseException | None) -> requests.RequestException | None:
+    # tweepy.API wraps requests' errors in TweepyException("Failed to send request: ...") raised
+    # inside the except block, so the original is its __context__; tweepy.Client does not wrap.
+    while exc is not None:
+        if isinstance(exc, requests.RequestException):
+            return exc
+        exc = exc.__context__ if isinstance(exc, tweepy.TweepyException) else None
+    return None
+
+
+def _never_left(exc: BaseException) -> bool:
+    """True when the request cannot have reached X: connect timeout, refused, DNS failure.
+
+    requests raises the same ConnectionError class for a refused connection and for one dropped
+    after the request was sent, so the cause is read from urllib3's chain, not from the class.
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.exceptions.ConnectionError):
+        return False
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, urllib3.exceptions.ConnectTimeoutError):  # NewConnectionError included
+            return True
+        pending += [e for e in (current.__cause__, current.__context__, getattr(current, "reason", None),
+                                *current.args) if isinstance(e, BaseException)]
+    return False
+
+
+# PLATFORMS.md 1.5: the first matching row decides. tweepy raises one class per status (400
+# BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound, 429 TooManyRequests, >=500
+# TwitterServerError); the rows read the status itself rather than rely on class ancestry.
+# Anything no row matches (a 3xx, a 2xx without an id) did reach X: UNCERTAIN.
+ERROR_TABLE: tuple[ErrorRule, ...] = (
+    ErrorRule("connect timeout, connection refused, DNS failure: the request never left",
+              TRANSIENT, lambda f: f.status is None and _never_left(f.exception)),
+    ErrorRule("a base URL requests cannot use (a configuration mistake)", PERMANENT,
+              lambda f: isinstance(f.exception, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                                                 requests.exceptions.InvalidSchema))),
+    ErrorRule("read timeout, dropped connection, broken answer: sent, outcome unknown", UNCERTAIN,
+              lambda f: f.status is None),
+    ErrorRule("429 Too Many Requests (x-rate-limit-reset)", TRANSIENT, lambda f: f.status == 429),
+    ErrorRule("401 Unauthorized: the keys or tokens are wrong or revoked", CREDENTIALS, lambda f: f.status == 401),
+    ErrorRule("403 duplicate content: the same text is already on the account", DUPLICATE,
+              lambda f: f.status == 403 and DUPLICATE_MARK in f.message.lower()),
+    ErrorRule("other 4xx: 400 invalid request or media, 403 not allowed / too long, 404", PERMANENT,
+              lambda f: f.status is not None and 400 <= f.status < 500),
+    ErrorRule("5xx: X may have accepted the request", UNCERTAIN, lambda f: f.status is not None and f.status >= 500),
+)
+
+
+def classify_failure(failure: XFailure) -> str:
+    return next((rule.outcome for rule in ERROR_TABLE if rule.matches(failure)), UNCERTAIN)
+
+
+def failure_text(failure: XFailure) -> str:
+    return failure.message if failure.status is None else f"{failure.message} (HTTP {failure.status})"
+
+
+def retry_after_of(failure: XFailure, now: float) -> float | None:
+    """Seconds until x-rate-limit-reset (unix seconds; tweepy reads only this header, 1.5), at least 1."""
+    reset = failure.headers.get("x-rate-limit-reset")
+    try:
+        return max(1.0, float(reset) - now) if reset is not None else None
+    except ValueError:
+        return None
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """`text` without any credential (none is expected in X's answers; this makes sure)."""
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "<secret>")
+    return text
+
+
+# --- the client ---
+
+@dataclass(frozen=True)
+class XAccount:
+    id: str
+    username: str
+
+
+class XApi:
+    """tweepy.Client (v2, OAuth 1.0a user context) and the media uploader, routed to the
+    configured hosts. Methods raise tweepy's or requests' exceptions; send() classifies them."""
+
+    def __init__(self, settings: Settings, timeout: tuple[float, float], media_api: str):
+        key, secret, token, token_secret = credentials(settings)
+        self.secrets = (secret, token_secret, token, key)
+        self.client = tweepy.Client(consumer_key=key, consumer_secret=secret, access_token=token,
+                                    access_token_secret=token_secret, wait_on_rate_limit=False)
+        route_x_hosts(self.client.session, settings, timeout)
+        self.uploader = MEDIA_UPLOADERS[media_api](settings, timeout)
+
+    def close(self) -> None:
+        self.client.session.close()
+        self.uploader.close()
+
+    def me(self) -> XAccount:
+        user = self.client.get_me(user_auth=True).data
+        return XAccount(str(user.id), str(user.username))
+
+    def create_tweet(self, text: str, reply_to: str | None, media_ids: list[str]) -> str | None:
+        """The new post's id (None if X answered without one)."""
+        response = self.client.create_tweet(text=text or None, in_reply_to_tweet_id=reply_to,
+                                            media_ids=media_ids or None, user_auth=True)
+        data = response.data if isinstance(response.data, Mapping) else {}
+        return str(data["id"]) if data.get("id") else None
+
+    def recent_posts(self, user_id: str, since: datetime | None) -> Iterable[tweepy.Tweet]:
+        """The account's posts, newest first, back to `since` (or TIMELINE_MAX_PAGES pages)."""
+        token = None
+        for _ in range(TIMELINE_MAX_PAGES):
+            page = self.client.get_users_tweets(user_id, max_results=TIMELINE_PAGE_SIZE, tweet_fields=TIMELINE_FIELDS,
+                                                pagination_token=token, user_auth=True)
+            for post in page.data or []:
+                if since is not None and post.created_at is not None and post.created_at < since:
+                    return
+                yield post
+            token = (page.meta or {}).get("next_token")
+            if not token:
+                return
+
+
+# --- matching posts on the timeline ---
+
+def comparable_text(text: str) -> str:
+    """Text as X's timeline gives it back and ours compare equal: X answers with &amp; &lt; &gt;
+    escaped, every link replaced by a t.co one, and a t.co link to attached media appended; so
+    entities are decoded, links removed and whitespace collapsed."""
+    text = unicodedata.normalize("NFC", html.unescape(text))
+    for url in sorted(extract_urls_with_indices(text), key=lambda u: u["indices"][0], reverse=True):
+        start, end = url["indices"]
+        text = text[:start] + " " + text[end:]
+    return " ".join(text.split())
+
+
+def replied_to(post: tweepy.Tweet) -> str | None:
+    return next((str(ref.id) for ref in post.referenced_tweets or [] if ref.type == "replied_to"), None)
+
+
+# --- ledger parts ---
+
+@dataclass(frozen=True)
+class MediaStep:
+    part: str
+    sha: str
+    url: str
+
+
+@dataclass(frozen=True)
+class TweetStep:
+    number: int  # 1-based, as in "tweet 3"
+    tweet: Tweet
+    part: str
+    sha: str
+    media: tuple[MediaStep, ...]
+
+
+def _sha(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def thread_steps(payload: XThread) -> list[TweetStep]:
+    return [TweetStep(number, tweet, f"tweet-{number}", _sha({"text": tweet.text, "media": list(tweet.media)}),
+                      tuple(MediaStep(f"media-{number}-{n}", _sha({"url": url}), url)
+                            for n, url in enumerate(tweet.media, 1)))
+            for number, tweet in enumerate(payload.tweets, 1)]
+
+
+def ledger_parts(steps: list[TweetStep]) -> list[tuple[str, str]]:
+    """(part, content sha256) in sending order: a tweet's images, then the tweet."""
+    return [pair for step in steps for pair in [*((m.part, m.sha) for m in step.media), (step.part, step.sha)]]
+
+
+# --- send ---
+
+@dataclass
+class ThreadRun:
+    """One send(): the context, the client and what this run learned."""
+
+    ctx: SendContext
+    api: XApi
+    timeout: tuple[float, float]
+    since: datetime | None  # posts older than this are not ours
+    notes: list[str] = field(default_factory=list)
+    posted: bool = False
+    account: XAccount | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.ctx.ledger
+
+    def scrub(self, text: str) -> str:
+        return scrub(text, self.api.secrets)
+
+    def me(self) -> XAccount:
+        if self.account is None:
+            self.account = self.read("GET /2/users/me", self.api.me)
+        return self.account
+
+    def tweet_url(self, tweet_id: str) -> str:
+        return TWEET_URL.format(username=self.me().username, tweet_id=tweet_id)
+
+    def pace(self) -> None:
+        """X's pause between two posts of one thread (settings.x_pause_seconds)."""
+        if self.posted and self.ctx.settings.x_pause_seconds > 0:
+            self.ctx.sleep(self.ctx.settings.x_pause_seconds)
+        self.posted = True
+
+    def read(self, what: str, call: Callable[[], Any]) -> Any:
+        """A read changes nothing on X, so any failure but a refusal is simply transient."""
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - classified by the error table; anything else re-raised
+            failure = failure_of(exc)
+            if failure is None:
+                raise
+            outcome, text = classify_failure(failure), self.scrub(failure_text(failure))
+        if outcome == CREDENTIALS:
+            raise PermanentError(credentials_refused(text))
+        if outcome in (PERMANENT, DUPLICATE):
+            raise PermanentError(f"x: {what} refused by X: {text}")
+        retry_after = retry_after_of(failure, time.time()) if outcome == TRANSIENT else None
+        raise TransientError(f"x: {what} failed, try again later: {text}", retry_after=retry_after)
+
+    def settle_failure(self, part: str, what: str, exc: BaseException) -> None:
+        """Record a failed write right after it and raise its delivery error (re-raise a bug)."""
+        failure = failure_of(exc)
+        if failure is None:
+            raise exc  # not about the request; the part stays "sending" and is reconciled next time
+        outcome, text = classify_failure(failure), self.scrub(failure_text(failure))
+        if outcome == TRANSIENT:
+            self.ledger.mark_failed(part, text, retryable=True)
+            raise TransientError(f"{what} not sent, try again later: {text}",
+                                 retry_after=retry_after_of(failure, time.time())) from None
+        if outcome == UNCERTAIN:
+            self.ledger.mark_uncertain(part, text)
+            raise UncertainError(f"{what} may or may not have been accepted: {text}") from None
+        self.ledger.mark_failed(part, text, retryable=False)
+        if outcome == CREDENTIALS:
+            raise PermanentError(credentials_refused(text)) from None
+        raise PermanentError(f"{what} refused by X: {text}") from None
+
+
+def credentials_refused(text: str) -> str:
+    return f"x: X refused the credentials: {text}; check {CREDENTIAL_VARIABLES}"
+
+
+def send_thread(payload: XThread, ctx: SendContext, timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
+                media_api: str = MEDIA_UPLOAD_API) -> Receipt:
+    if not is_configured(ctx.settings):
+        raise PermanentError(f"x: not configured: set {CREDENTIAL_VARIABLES}")
+    steps = thread_steps(payload)
+    if not steps:
+        raise PermanentError("x: the thread has no tweets")
+    ctx.ledger.plan(ledger_parts(steps))
+    refuse_changed(ctx.ledger, steps)
+    run = ThreadRun(ctx, XApi(ctx.settings, timeout, media_api), timeout, earliest_own_post(ctx))
+    try:
+        parent_id: str | None = None
+        for step in steps:
+            parent_id = finish_tweet(run, step, parent_id)
+            ctx.progress(step.number, len(steps))
+    finally:
+        run.api.close()
+    return thread_receipt(ctx.ledger, steps, run.notes)
+
+
+def refuse_changed(ledger: Ledger, steps: list[TweetStep]) -> None:
+    """A tweet whose text or images changed after it left this machine cannot be resumed."""
+    entries = {entry.part: entry for entry in ledger.entries()}
+    for step in steps:
+        entry = entries[step.part]
+        if entry.content_sha256 != step.sha and entry.state in ("sent", "sending", "uncertain"):
+            raise PermanentError(f"x: tweet {step.number} changed after it was posted; publish again as a new "
+                                 "publication to post the new version")
+
+
+def earliest_own_post(ctx: SendContext) -> datetime | None:
+    publication = ctx.store.publication(ctx.publication_id)
+    return None if publication is None else publication.created_at - CLOCK_SKEW
+
+
+def finish_tweet(run: ThreadRun, step: TweetStep, parent_id: str | None) -> str:
+    """Make sure tweet `step` is on X as a reply to `parent_id`; its id."""
+    entry = run.ledger.entry(step.part)
+    assert entry is not None
+    if entry.state in ("sending", "uncertain"):
+        entry = reconcile_tweet(run, step, entry, parent_id)
+    if entry.state == "sent":
+        return sent_tweet_id(run, step, entry)
+    if not entry.claimable:
+        raise PermanentError(f"x: tweet {step.number} was refused earlier: {entry.last_error}")
+    run.pace()
+    media_ids = [media_id_for(run, step, media) for media in step.media]
+    return post_tweet(run, step, parent_id, media_ids)
+
+
+def sent_tweet_id(run: ThreadRun, step: TweetStep, entry: LedgerEntry) -> str:
+    if not entry.remote_id:
+        raise PermanentError(f"x: tweet {step.number} is recorded as sent without its id, so the thread cannot "
+                             "continue as replies to it")
+    for media in step.media:  # a posted tweet carried its images: their uploads are finished too
+        media_entry = run.ledger.entry(media.part)
+        if media_entry is not None and media_entry.state != "sent":
+            run.ledger.mark_sent(media.part, remote_id=media_entry.remote_id)
+    return entry.remote_id
+
+
+def reconcile_tweet(run: ThreadRun, step: TweetStep, entry: LedgerEntry, parent_id: str | None) -> LedgerEntry:
+    """Settle a tweet that may have been posted: found on the timeline -> sent with its id;
+    not there -> failed retryably, so it is posted now. Never posted again on a guess."""
+    if entry.state == "sending":
+        in_flight = sum(run.timeout) + IN_FLIGHT_MARGIN
+        age = (datetime.now(timezone.utc) - entry.updated_at).total_seconds()
+        if age < in_flight:
+            raise TransientError(f"x: tweet {step.number} is being sent by another worker",
+                                 retry_after=max(1.0, in_flight - age))
+    found = find_own_post(run, step.tweet, parent_id)
+    if found is None:
+        run.ledger.resolve_uncertain(step.part, None, sent=False)
+    else:
+        run.ledger.resolve_uncertain(step.part, found, sent=True, remote_url=run.tweet_url(found))
+        run.notes.append(f"tweet {step.number} was found on the account (posted by an earlier attempt)")
+    current = run.ledger.entry(step.part)
+    assert current is not None
+    return current
+
+
+def find_own_post(run: ThreadRun, tweet: Tweet, parent_id: str | None) -> str | None:
+    """The id of our post with this text replying to `parent_id` (none: not a reply), if any."""
+    account = run.me()
+    wanted = comparable_text(tweet.text)
+
+    def search() -> str | None:
+        for post in run.api.recent_posts(account.id, run.since):
+            if replied_to(post) == parent_id and comparable_text(post.text) == wanted:
+                return str(post.id)
+        return None
+
+    return run.read(f"GET /2/users/{account.id}/tweets", search)
+
+
+def media_id_for(run: ThreadRun, step: TweetStep, media: MediaStep) -> str:
+    """A usable media id for one image of `step`: the stored one while fresh, else a new upload."""
+    entry = run.ledger.entry(media.part)
+    assert entry is not None
+    if entry.state == "sent" and entry.remote_id and entry.content_sha256 == media.sha and \
+            datetime.now(timezone.utc) - entry.updated_at < MEDIA_REUSE_MAX_AGE:
+        return entry.remote_id
+    if entry.state == "failed" and not entry.retryable:
+        raise PermanentError(f"x: tweet {step.number}: image {media.url} was refused earlier: {entry.last_error}")
+    what = f"x: tweet {step.number}: image {media.url}"
+    try:
+        image = fetch_image(media.url, run.ctx.settings)
+    except (TransientError, PermanentError) as exc:
+        run.ledger.mark_failed(media.part, str(exc), retryable=isinstance(exc, TransientError))
+        raise type(exc)(f"x: tweet {step.number}: {exc}", **_retry_kwargs(exc)) from None
+    if entry.state in ("sending", "uncertain"):
+        # An upload no post uses is invisible and expires (1.4): uploading again is the reconciliation.
+        run.ledger.resolve_uncertain(media.part, None, sent=False)
+    # A "sent" id that expired is replaced without a claim ("sent" is never claimed again).
+    if entry.state != "sent" and run.ledger.claim(media.part) is None:
+        raise TransientError(f"{what} is being uploaded by another worker")
+    try:
+        media_id = run.api.uploader.upload(image)
+    except Exception as exc:  # noqa: BLE001 - settle_failure classifies it, or re-raises a bug
+        run.settle_failure(media.part, what, exc)
+        raise  # unreachable: settle_failure always raises
+    run.ledger.mark_sent(media.part, remote_id=media_id)
+    return media_id
+
+
+def _retry_kwargs(exc: DeliveryError) -> dict[str, Any]:
+    return {"retry_after": exc.retry_after} if isinstance(exc, TransientError) else {}
+
+
+def post_tweet(run: ThreadRun, step: TweetStep, parent_id: str | None, media_ids: list[str]) -> str:
+    """Claim, post and record one tweet; raises unless it ends "sent"."""
+    run.me()  # the account name for the post's URL, known before anything is posted
+    what = f"x: tweet {step.number}"
+    if run.ledger.claim(step.part) is None:
+        current = run.ledger.entry(step.part)
+        if current is not None and current.state == "sent" and current.remote_id:
+            return current.remote_id
+        raise TransientError(f"{what} is being sent by another worker")
+    try:
+        tweet_id = run.api.create_tweet(step.tweet.text, parent_id, media_ids)
+    except Exception as exc:  # noqa: BLE001 - classified below, or re-raised as a bug
+        failure = failure_of(exc)
+        if failure is not None and classify_failure(failure) == DUPLICATE:
+            return adopt_duplicate(run, step, parent_id, failure)
+        run.settle_failure(step.part, what, exc)
+        raise  # unreachable: settle_failure always raises
+    if tweet_id is None:
+        run.ledger.mark_uncertain(step.part, "X answered without the post's id")
+        raise UncertainError(f"{what} may or may not have been posted: X answered without the post's id")
+    run.ledger.mark_sent(step.part, remote_id=tweet_id, remote_url=run.tweet_url(tweet_id))
+    return tweet_id
+
+
+def adopt_duplicate(run: ThreadRun, step: TweetStep, parent_id: str | None, failure: XFailure) -> str:
+    """X refused the text as a duplicate: if the post is ours (an earlier attempt that we could not
+    confirm), it is this tweet; otherwise the text really is taken and the tweet is refused."""
+    text = run.scrub(failure_text(failure))
+    run.ledger.mark_uncertain(step.part, f"{text}; looking for it on the account")
+    found = find_own_post(run, step.tweet, parent_id)
+    if found is None:
+        run.ledger.mark_failed(step.part, text, retryable=False)
+        raise PermanentError(f"x: tweet {step.number} refused by X: {text} (no post of this thread has this text)")
+    run.ledger.resolve_uncertain(step.part, found, sent=True, remote_url=run.tweet_url(found))
+    run.notes.append(f"tweet {step.number} was already on the account (posted by an earlier attempt)")
+    return found
+
+
+def thread_receipt(ledger: Ledger, steps: list[TweetStep], notes: list[str]) -> Receipt:
+    entries = {entry.part: entry for entry in ledger.entries()}
+    tweets = [entries[step.part] for step in steps]
+    return Receipt(state="sent", sent=len(tweets), total=len(tweets), detail="; ".join(notes),
+                   remote_ids=tuple(e.remote_id for e in tweets if e.remote_id), url=tweets[0].remote_url)
 
 
 CHANNEL = XChannel()
