@@ -973,7 +973,7 @@ def resolve_uncertain(ctx: SendContext, decision: str, recipients: Iterable[str]
         raise ValueError(f"decision must be one of {RESOLUTIONS}, not {decision!r}")
     ledger = ctx.ledger
     if recipients is None:
-        settle = ledger.entries("uncertain") + ledger.stale_sending(STALE_SENDING_SECONDS)
+        settle = ledger.entries("uncertain") + [e for e in ledger.entries("sending") if _is_stale(e)]
     else:
         wanted = [r if r.startswith(PART_PREFIX) else recipient_part(r) for r in recipients]
         settle = [e for e in _entries_for(ledger, wanted).values() if e.state == "uncertain" or _is_stale(e)]
@@ -1251,8 +1251,7 @@ def _entries_for(ledger: Ledger, parts: Sequence[str]) -> dict[str, LedgerEntry]
 
 
 def _is_stale(entry: LedgerEntry) -> bool:
-    age = (utcnow() - entry.updated_at).total_seconds()
-    return entry.state == "sending" and age >= STALE_SENDING_SECONDS
+    return entry.abandoned(STALE_SENDING_SECONDS)
 
 
 def _mark_leftovers_uncertain(ledger: Ledger, entries: Iterable[LedgerEntry]) -> list[str]:

@@ -1351,7 +1351,7 @@ def reconcile_tweet(run: ThreadRun, step: TweetStep, entry: LedgerEntry, parent_
     if entry.state == "sending":
         in_flight = sum(run.timeout) + IN_FLIGHT_MARGIN
         age = (datetime.now(timezone.utc) - entry.updated_at).total_seconds()
-        if age < in_flight:
+        if not entry.abandoned(in_flight):
             raise TransientError(f"x: tweet {step.number} is being sent by another worker",
                                  retry_after=max(1.0, in_flight - age))
     found = find_own_post(run, step.tweet, parent_id)

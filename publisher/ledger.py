@@ -14,6 +14,8 @@ Rules (state words are defined in the glossary of publisher.store):
 """
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,6 +52,17 @@ class LedgerEntry:
     attempts: int
     last_error: str | None
     updated_at: datetime
+    claimed_by: str | None = None
+
+    def abandoned(self, older_than_seconds: float) -> bool:
+        """A "sending" part whose claimer is gone: its process on this host has died, or the
+        claim is older than `older_than_seconds` (a claimer elsewhere is presumed dead by then).
+        Its request may have been accepted: reconcile it, never simply send it again."""
+        if self.state != "sending":
+            return False
+        if claimer_is_dead(self.claimed_by):
+            return True
+        return (utcnow() - self.updated_at).total_seconds() >= older_than_seconds
 
     @property
     def claimable(self) -> bool:
@@ -61,6 +74,29 @@ class LedgerEntry:
 
 
 ENTRY_COLUMNS = [getattr(LedgerRow, name) for name in LedgerEntry.__dataclass_fields__]
+
+
+def claim_owner() -> str:
+    """Who claims: host and process id, read at each claim (forked workers have their own)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claimer_is_dead(owner: str | None) -> bool:
+    """True only when the claimer ran on this host and its process no longer exists."""
+    if not owner or ":" not in owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -126,7 +162,8 @@ class Ledger:
         has it or it is finished (sent, sending, uncertain, failed for good). Raises LookupError
         for a part that was never planned: that is a bug in the caller, not "already sent"."""
         statement = (self._update(LedgerRow.part == part, self._claimable())
-                     .values(state="sending", attempts=LedgerRow.attempts + 1, updated_at=utcnow())
+                     .values(state="sending", attempts=LedgerRow.attempts + 1, updated_at=utcnow(),
+                             claimed_by=claim_owner())
                      .returning(*ENTRY_COLUMNS))
         row = self._with_retries(lambda session: session.execute(statement).one_or_none())
         if row is not None:
@@ -140,7 +177,8 @@ class Ledger:
         won: set[str] = set()
         for chunk in _chunks(sorted(_unique(parts)), CLAIM_CHUNK):
             statement = (self._update(LedgerRow.part.in_(chunk), self._claimable())
-                         .values(state="sending", attempts=LedgerRow.attempts + 1, updated_at=utcnow())
+                         .values(state="sending", attempts=LedgerRow.attempts + 1, updated_at=utcnow(),
+                             claimed_by=claim_owner())
                          .returning(LedgerRow.part))
             won.update(self._with_retries(lambda session: session.scalars(statement).all()))
         return [part for part in _unique(parts) if part in won]

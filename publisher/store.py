@@ -153,6 +153,7 @@ class LedgerRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # "host:pid" of the claimer
 
 
 class Subscriber(Base):
@@ -189,6 +190,20 @@ class Upload(Base):
     media_id: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def _add_missing_columns(connection: Any) -> None:
+    """The automatic migration: columns added to a model since a database was created are added
+    to its table (nullable, so old rows stay valid). Dropping or renaming is never automatic."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(connection)
+    for table in Base.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=connection.dialect)
+                connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}'))
 
 
 def publication_key(slug: str, generation: int) -> str:
@@ -297,6 +312,7 @@ class Store:
             if self.dialect == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": SCHEMA_LOCK_ID})
             Base.metadata.create_all(connection)
+            _add_missing_columns(connection)
         self._schema_ready = True
 
     def _ready(self) -> None:
