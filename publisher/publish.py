@@ -1,7 +1,11 @@
 """Press publish once: render, refuse what the checks refuse, and deliver every enabled channel
 exactly once (the ledger remembers what earlier presses finished).
 
-Embedded default: everything runs in this process with the retry policy of publisher.retry.
+Two ways to run the same jobs (publisher.jobs):
+- embedded default (no PUBLISHER_BROKER_URL): in this process, with the retry policy of
+  publisher.retry, waiting for the result;
+- queued: one Celery task per channel, email split into one task per batch of recipients
+  (publisher.tasks), on the `social` and `email` queues.
 A channel without credentials goes to the outbox folder instead (and says so).
 """
 from __future__ import annotations
@@ -10,14 +14,14 @@ import hashlib
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
-from channels.base import Channel, DeliveryError, PermanentError, SendContext, TransientError, UncertainError
+from channels.base import Channel, PermanentError, TransientError, UncertainError
 from channels.registry import CHANNELS
 from publisher.config import Settings
-from publisher.ledger import Ledger
+from publisher.jobs import ChannelOutcome, Job, attempt, plan_mailing, settle
 from publisher.outbox import write_outbox
 from publisher.post import Post, load_post
 from publisher.preview import Rendered, render_all
@@ -30,24 +34,6 @@ Progress = Callable[[str, int, int], None]  # channel, parts done, parts total
 
 
 @dataclass
-class ChannelOutcome:
-    """How one channel ended for this press. `where`: live, outbox, refused, disabled, skipped."""
-
-    channel: str
-    state: str
-    where: str
-    sent: int = 0
-    total: int = 0
-    detail: str = ""
-    remote_ids: list[str] = field(default_factory=list)
-    remote_urls: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.state in ("sent", "outbox", "disabled")
-
-
-@dataclass
 class PublishResult:
     post: Post
     publication_id: int
@@ -56,10 +42,6 @@ class PublishResult:
     @property
     def ok(self) -> bool:
         return all(o.ok for o in self.outcomes)
-
-
-def post_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def publish(
@@ -92,7 +74,10 @@ def prepare(post_path: str | Path, settings: Settings, *, again: bool = False) -
     post = load_post(post_path, settings)
     rendered = render_all(post, settings)
     store = Store(settings.db_url)
-    publication = store.get_or_create_publication(post.slug, post_sha256(post_path), post.title, again=again)
+    raw = post_path.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    publication = store.get_or_create_publication(post.slug, sha, post.title, again=again)
+    store.set_publication_source(publication.id, post.source, raw.decode("utf-8-sig"), sha)
     return Pressed(rendered, store, publication.id)
 
 
@@ -157,87 +142,35 @@ def publish_channel(
         return ChannelOutcome(name, "sent", "skipped", delivery.sent_parts, delivery.total_parts,
                               "already sent by an earlier press; nothing sent again (use --again to republish)",
                               list(delivery.remote_ids or []), list(delivery.remote_urls or []))
-    ledger = Ledger(store, publication_id, name)
-    ctx = SendContext(settings, store, ledger, publication_id,
-                      progress=lambda done, total: progress(name, done, total), sleep=sleep)
-    if name == "email":
-        return deliver_email(channel, payload, ctx)
-    return deliver_with_retries(name, lambda: channel.send(payload, ctx), ctx)
+    job = Job(settings, store, publication_id, channel, post, payload)
+    ctx = job.context(progress=lambda done, total: progress(name, done, total), sleep=sleep)
+    if name != "email":
+        return settle(job, deliver_with_retries(job, lambda: attempt(job, ctx), ctx.sleep))
+    errors = []
+    for batch in plan_mailing(job):
+        error = deliver_with_retries(job, lambda: attempt(job, ctx, batch), ctx.sleep)
+        if error:
+            errors.append(error)
+    return settle(job, "; ".join(dict.fromkeys(errors))[:2000])
 
 
-def deliver_with_retries(name: str, attempt_send: Callable, ctx: SendContext) -> ChannelOutcome:
-    """Call send until it finishes, retrying transient and uncertain outcomes with backoff."""
-    store, pub = ctx.store, ctx.publication_id
-    policy = RetryPolicy.from_settings(ctx.settings)
-    attempt = 0
+def deliver_with_retries(job: Job, attempt_once: Callable, sleep: Callable[[float], None]) -> str:
+    """Attempt until finished, retrying transient and uncertain outcomes with backoff (the
+    in-process twin of the Celery task's retry). Returns the error that ended it, or ""."""
+    store, pub, name = job.store, job.publication_id, job.name
+    policy = RetryPolicy.from_settings(job.settings)
+    attempt_no = 0
     while True:
-        attempt += 1
+        attempt_no += 1
         store.set_delivery_state(pub, name, "sending")
         try:
-            receipt = attempt_send()
+            receipt = attempt_once()
         except (TransientError, UncertainError) as exc:
-            if policy.gives_up_after(attempt):
-                return finish(name, ctx, f"gave up after {attempt} attempts: {exc}")
+            if policy.gives_up_after(attempt_no):
+                return f"gave up after {attempt_no} attempts: {exc}"
             store.set_delivery_state(pub, name, "retrying", error=str(exc))
-            ctx.sleep(policy.delay(attempt, getattr(exc, "retry_after", None)))
+            sleep(policy.delay(attempt_no, getattr(exc, "retry_after", None)))
             continue
         except PermanentError as exc:
-            return finish(name, ctx, str(exc))
-        return finish(name, ctx, receipt.detail if receipt.state != "sent" else "", receipt)
-
-
-def finish(name: str, ctx: SendContext, error: str, receipt=None) -> ChannelOutcome:
-    """Record the delivery's final state from the ledger (the truth), not from hopes."""
-    counts = ctx.ledger.counts()
-    total = sum(counts.values())
-    sent = counts.get("sent", 0)
-    entries = [e for e in ctx.ledger.entries("sent")]
-    remote_ids = [e.remote_id for e in entries if e.remote_id]
-    remote_urls = [e.remote_url for e in entries if e.remote_url]
-    if total and sent == total:
-        state = "sent"
-    elif sent:
-        state = "partial"
-    else:
-        state = "failed"
-    detail = error or (receipt.detail if receipt else "")
-    if state != "sent" and not detail:
-        detail = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s != "sent")
-    ctx.store.set_delivery_state(ctx.publication_id, name, state, error=(detail or None) if state != "sent" else None,
-                                 total_parts=total,
-                                 sent_parts=sent, failed_parts=total - sent,
-                                 remote_ids=remote_ids[-100:], remote_urls=remote_urls[-100:])
-    return ChannelOutcome(name, state, "live", sent, total, detail, remote_ids, remote_urls)
-
-
-def deliver_email(channel, payload, ctx: SendContext) -> ChannelOutcome:
-    """Plan every active subscriber up front, then send batch by batch (one SMTP connection each)."""
-    from channels.email import mailing_parts
-
-    batches = list(recipient_batches(ctx))
-    ctx.ledger.plan(mailing_parts(payload, [r for batch in batches for r in batch]))
-    total = sum(len(batch) for batch in batches)
-    if not total:
-        ctx.store.set_delivery_state(ctx.publication_id, "email", "sent", total_parts=0, sent_parts=0)
-        return ChannelOutcome("email", "sent", "live", 0, 0, "no active subscribers")
-    sent_before = {"n": ctx.ledger.counts().get("sent", 0)}
-    ctx.progress(sent_before["n"], total)
-    batch_ctx = SendContext(ctx.settings, ctx.store, ctx.ledger, ctx.publication_id, sleep=ctx.sleep,
-                            progress=lambda done, _n: ctx.progress(min(total, sent_before["n"] + done), total))
-    errors = []
-    for batch in batches:
-        outcome = deliver_with_retries("email", lambda: channel.send_batch(payload, batch_ctx, batch), batch_ctx)
-        sent_before["n"] = ctx.ledger.counts().get("sent", 0)
-        if outcome.state != "sent" and outcome.detail:
-            errors.append(outcome.detail)
-    return finish("email", ctx, "; ".join(dict.fromkeys(errors))[:2000])
-
-
-def recipient_batches(ctx: SendContext) -> Iterable[list]:
-    """Active subscribers as email Recipients, in batches of PUBLISHER_EMAIL_BATCH_SIZE."""
-    from channels.email import Recipient
-    from publisher import subscribers
-
-    for batch in subscribers.active_recipients(ctx.store, ctx.settings.email_batch_size):
-        yield [Recipient(s.email, s.name or "", subscribers.unsubscribe_url(ctx.settings, subscribers.token_for(ctx.settings, s)))
-               for s in batch]
+            return str(exc)
+        return receipt.detail if receipt.state != "sent" else ""

@@ -65,3 +65,60 @@ def status_tables(report: list[dict]) -> list[Table]:
                           ch["last_error"] or "", took)
         tables.append(table)
     return tables
+
+
+# -- the web desk's live status ----------------------------------------------------------------------
+#
+# The desk shows one word per channel. Delivery rows say queued/sending/sent/partial/failed/retrying
+# (glossary in publisher.store); the desk folds "retrying" into "sending" (an attempt is scheduled,
+# the channel is still on its way) and says "uncertain" for a finished delivery that still has
+# uncertain parts, because those need a person (or a reconciliation) before anything else happens.
+# Channels without a delivery row: "outbox" (no credentials), "disabled" (the post turns it off),
+# "not published" (never pressed) or "queued" (pressed; no worker has reached the channel yet).
+DESK_STATES = ("not published", "queued", "sending", "sent", "partial", "failed", "uncertain", "outbox",
+               "disabled")
+DESK_ACTIVE_STATES = frozenset({"queued", "sending"})
+# A delivery with more parts than this (an email list) shows its counts and unfinished parts only.
+PART_ROWS_LIMIT = 200
+
+
+def latest_publication(store: Store, slug: str) -> Publication | None:
+    """The newest generation of this post's publication, or None if it was never pressed."""
+    with store.read_session() as session:
+        return session.scalars(select(Publication).where(Publication.post_slug == slug)
+                               .order_by(Publication.generation.desc()).limit(1)).one_or_none()
+
+
+def desk_state_word(delivery_state: str, counts: dict[str, int]) -> str:
+    if delivery_state == "retrying":
+        return "sending"
+    if delivery_state in ("partial", "failed") and counts.get("uncertain"):
+        return "uncertain"
+    return delivery_state
+
+
+def delivery_detail(store: Store, publication_id: int, channel: str) -> dict | None:
+    """Everything the desk shows about one channel of a publication; None when it has no delivery row.
+
+    `entries` holds every ledger part of a small delivery, and only the parts that are not sent of
+    a large one (at most PART_ROWS_LIMIT either way)."""
+    with store.read_session() as session:
+        delivery = session.scalars(select(Delivery).where(Delivery.publication_id == publication_id,
+                                                          Delivery.channel == channel)).one_or_none()
+    if delivery is None:
+        return None
+    ledger = Ledger(store, publication_id, channel)
+    counts = {s: n for s, n in ledger.counts().items() if n}
+    total = sum(counts.values())
+    if total <= PART_ROWS_LIMIT:
+        entries = ledger.entries()
+    else:
+        entries = [e for state in ("uncertain", "failed", "sending") for e in ledger.entries(state)][:PART_ROWS_LIMIT]
+    seconds = (delivery.finished_at - delivery.started_at).total_seconds() \
+        if delivery.finished_at and delivery.started_at else None
+    return {
+        "channel": channel, "state": desk_state_word(delivery.state, counts), "delivery_state": delivery.state,
+        "attempts": delivery.attempts, "counts": counts, "sent_parts": counts.get("sent", 0), "total_parts": total,
+        "entries": entries, "last_error": delivery.last_error, "remote_urls": list(delivery.remote_urls or []),
+        "started_at": delivery.started_at, "finished_at": delivery.finished_at, "seconds": seconds,
+    }

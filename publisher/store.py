@@ -41,7 +41,7 @@ from typing import Any, Iterator
 
 from sqlalchemy import (
     JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine,
-    event, func, select, text,
+    event, func, select, text, update,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -107,6 +107,9 @@ class Publication(Base):
     generation: Mapped[int] = mapped_column(Integer, default=1)
     title: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The post as pressed, so a worker on any machine renders exactly what the editor saw.
+    source_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source_text: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Delivery(Base):
@@ -129,6 +132,8 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Queued tasks of this delivery not yet finished for good (retries do not count twice).
+    pending_tasks: Mapped[int | None] = mapped_column(Integer, nullable=True, default=0)
 
 
 class LedgerRow(Base):
@@ -379,6 +384,28 @@ class Store:
                     created_at=utcnow()).on_conflict_do_nothing(index_elements=["key"]))
             return session.scalars(select(Publication)
                                    .where(Publication.key == publication_key(slug, generation))).one()
+
+    def set_publication_source(self, publication_id: int, name: str, text: str, sha: str) -> None:
+        """Keep the post as last pressed: workers render from it."""
+        with self.session() as session:
+            row = session.get(Publication, publication_id)
+            row.source_name, row.source_text, row.post_sha256 = name, text, sha
+
+    def add_pending_tasks(self, publication_id: int, channel: str, count: int) -> None:
+        self.delivery(publication_id, channel)
+        with self.session() as session:
+            session.execute(update(Delivery).where(Delivery.publication_id == publication_id,
+                                                   Delivery.channel == channel)
+                            .values(pending_tasks=func.coalesce(Delivery.pending_tasks, 0) + count))
+
+    def task_finished(self, publication_id: int, channel: str) -> int:
+        """One queued task of this delivery is finished for good; returns how many remain."""
+        with self.session() as session:
+            remaining = session.execute(
+                update(Delivery).where(Delivery.publication_id == publication_id, Delivery.channel == channel)
+                .values(pending_tasks=func.coalesce(Delivery.pending_tasks, 1) - 1)
+                .returning(Delivery.pending_tasks)).scalar_one()
+        return remaining
 
     def publication(self, publication_id: int) -> Publication | None:
         with self.read_session() as session:

@@ -1,4 +1,5 @@
-"""The public web app: one-click unsubscribe (RFC 8058) and a health check.
+"""The web app: the public one-click unsubscribe (RFC 8058), a health check, and the editors' desk
+(publisher.desk, behind a login).
 
 PLATFORMS.md 4.2: mail clients POST `List-Unsubscribe=One-Click` (multipart/form-data or
 x-www-form-urlencoded) without cookies and expect an empty 200, never a redirect; link scanners
@@ -6,10 +7,14 @@ and prefetchers GET every URL in a message, so GET only shows a confirmation pag
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask, Response, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from jinja2 import StrictUndefined
 
 from publisher.config import Settings
+from publisher.desk import attach_desk
 from publisher.store import Store
 from publisher.subscribers import Subscribers
 from templates import TEMPLATE_DIR
@@ -22,6 +27,17 @@ PRIVATE_PAGE_HEADERS = {
 }
 
 
+# An editor logs in once a working day.
+DESK_SESSION_HOURS = 12
+
+
+class DeskSessionInterface(SecureCookieSessionInterface):
+    """The signed session cookie; marked Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
 def masked_email(email: str) -> str:
     """Enough of the address for its owner to recognise it, not enough for anyone else."""
     local, _, domain = email.partition("@")
@@ -30,10 +46,14 @@ def masked_email(email: str) -> str:
 
 def create_app(settings: Settings, store: Store) -> Flask:
     app = Flask("publisher", template_folder=str(TEMPLATE_DIR))
-    app.config.update(SECRET_KEY=settings.secret_key)
+    app.config.update(SECRET_KEY=settings.secret_key, SESSION_COOKIE_NAME="publisher_desk",
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      PERMANENT_SESSION_LIFETIME=timedelta(hours=DESK_SESSION_HOURS))
+    app.session_interface = DeskSessionInterface()
     app.jinja_env.undefined = StrictUndefined
     subscribers = Subscribers(store, settings)
     app.extensions["publisher"] = {"settings": settings, "store": store, "subscribers": subscribers}
+    attach_desk(app, settings)
     site_url = settings.site_url.rstrip("/")
 
     def done_page(heading: str, message: str, status: int = 200) -> tuple[str, int]:

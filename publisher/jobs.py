@@ -1,0 +1,133 @@
+"""One delivery attempt: the unit of work shared by the in-process press (embedded default) and
+the Celery tasks. Everything is reloaded from ids: the post as pressed (stored with the
+publication), the payload (rendered once per process and cached), the recipients (read at send
+time, so someone who unsubscribed after the press is not mailed)."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from channels.base import Channel, Receipt, SendContext
+from channels.registry import CHANNELS
+from publisher.config import Settings
+from publisher.ledger import Ledger
+from publisher.post import Post, parse_post
+from publisher.store import Store
+
+IN_PROGRESS = ("planned", "sending")
+
+
+@dataclass
+class ChannelOutcome:
+    """How one channel stands after a press. `where`: live, queued, outbox, refused, disabled, skipped."""
+
+    channel: str
+    state: str
+    where: str
+    sent: int = 0
+    total: int = 0
+    detail: str = ""
+    remote_ids: list[str] = field(default_factory=list)
+    remote_urls: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.state in ("sent", "outbox", "disabled")
+
+
+@dataclass
+class Job:
+    settings: Settings
+    store: Store
+    publication_id: int
+    channel: Channel
+    post: Post
+    payload: Any
+
+    @property
+    def name(self) -> str:
+        return self.channel.name
+
+    def context(self, progress: Callable[[int, int], None] = lambda d, t: None,
+                sleep: Callable[[float], None] | None = None) -> SendContext:
+        ctx = SendContext(self.settings, self.store, Ledger(self.store, self.publication_id, self.name),
+                          self.publication_id, progress=progress)
+        if sleep is not None:
+            ctx.sleep = sleep
+        return ctx
+
+
+@functools.lru_cache(maxsize=64)
+def _render(channel_name: str, source_name: str, source_text: str, slug: str, settings: Settings) -> tuple[Post, Any]:
+    post = parse_post(source_text, name=source_name, settings=settings, default_slug=slug)
+    return post, CHANNELS[channel_name].render(post, settings)
+
+
+def load_job(settings: Settings, store: Store, publication_id: int, channel_name: str) -> Job:
+    publication = store.publication(publication_id)
+    if publication is None or publication.source_text is None:
+        raise LookupError(f"publication {publication_id} is unknown or has no stored post")
+    post, payload = _render(channel_name, publication.source_name or publication.post_slug,
+                            publication.source_text, publication.post_slug, settings)
+    return Job(settings, store, publication_id, CHANNELS[channel_name], post, payload)
+
+
+def recipients_by_id(job: Job, subscriber_ids: Sequence[int]) -> list:
+    """The email Recipients among these subscribers that are still active now."""
+    from sqlalchemy import select
+
+    from channels.email import Recipient
+    from publisher import subscribers
+    from publisher.store import Subscriber
+
+    with job.store.read_session() as session:
+        rows = session.scalars(select(Subscriber).where(Subscriber.id.in_(list(subscriber_ids)),
+                                                        Subscriber.status == "active")
+                               .order_by(Subscriber.id)).all()
+    return [Recipient(s.email, s.name or "",
+                      subscribers.unsubscribe_url(job.settings, subscribers.token_for(job.settings, s)))
+            for s in rows]
+
+
+def plan_mailing(job: Job) -> list[list[int]]:
+    """Plan one ledger part per active subscriber (idempotent); the id batches to send."""
+    from channels.email import mailing_parts
+    from publisher import subscribers
+
+    batches, ledger = [], Ledger(job.store, job.publication_id, "email")
+    for batch in subscribers.active_recipients(job.store, job.settings.email_batch_size):
+        ledger.plan(mailing_parts(job.payload, recipients_by_id(job, [s.id for s in batch])))
+        batches.append([s.id for s in batch])
+    return batches
+
+
+def attempt(job: Job, ctx: SendContext, subscriber_ids: Sequence[int] | None = None) -> Receipt:
+    """One call of the channel's send (or, for email, send_batch of these subscribers).
+    Raises TransientError / UncertainError / PermanentError as the channel does."""
+    if job.name == "email":
+        return job.channel.send_batch(job.payload, ctx, recipients_by_id(job, subscriber_ids or []))
+    return job.channel.send(job.payload, ctx)
+
+
+def settle(job: Job, error: str = "", *, final: bool = True) -> ChannelOutcome:
+    """Write the delivery's state from the ledger (the truth). Not final (other tasks of this
+    delivery still queued): "sending" unless everything is sent."""
+    ledger = Ledger(job.store, job.publication_id, job.name)
+    counts = ledger.counts()
+    total, sent = sum(counts.values()), counts.get("sent", 0)
+    entries = ledger.entries("sent") if job.name != "email" else []
+    remote_ids = [e.remote_id for e in entries if e.remote_id]
+    remote_urls = [e.remote_url for e in entries if e.remote_url]
+    if sent == total:
+        state = "sent"
+    elif not final:
+        state = "sending"
+    else:
+        state = "partial" if sent else "failed"
+    detail = "" if state == "sent" else error or ", ".join(
+        f"{n} {s}" for s, n in sorted(counts.items()) if s != "sent" and n)
+    job.store.set_delivery_state(job.publication_id, job.name, state, error=detail or None,
+                                 total_parts=total, sent_parts=sent, failed_parts=total - sent,
+                                 remote_ids=remote_ids[-100:], remote_urls=remote_urls[-100:])
+    return ChannelOutcome(job.name, state, "live", sent, total, detail, remote_ids, remote_urls)
