@@ -1,7 +1,40 @@
-"""The Celery app: `celery -A worker worker`. Broker from PUBLISHER_BROKER_URL."""
+"""The Celery app: `celery -A worker worker -Q email,social` (or `publisher worker`).
+
+Broker and results from PUBLISHER_BROKER_URL (Redis in production). Tasks are in
+publisher.tasks: thin, they take ids, reload, and call publisher.jobs.
+"""
+from __future__ import annotations
+
 import os
 
 from celery import Celery
+from kombu import Queue
 
-app = Celery("publisher", broker=os.environ.get("PUBLISHER_BROKER_URL") or "memory://")
-app.conf.update(task_acks_late=True, task_reject_on_worker_lost=True, task_default_queue="social")
+# Redis hands a message that no worker acknowledged (its worker was killed: acks_late) to another
+# worker after this many seconds. Short enough that a crash heals within minutes; a message held
+# longer (a retry's countdown) may run twice, which the ledger makes harmless (Celery docs:
+# "long countdowns re-execute"). PUBLISHER_VISIBILITY_TIMEOUT overrides it.
+DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 300
+
+
+def make_app(broker_url: str | None = None) -> Celery:
+    broker = broker_url or os.environ.get("PUBLISHER_BROKER_URL") or "memory://"
+    celery = Celery("publisher", broker=broker, include=["publisher.tasks"])
+    celery.conf.update(
+        task_acks_late=True,  # a killed worker's task is redelivered; the ledger makes that harmless
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,  # a batch waits in the queue, not behind a busy worker
+        task_queues=(Queue("social"), Queue("email")),
+        task_default_queue="social",
+        task_routes={"publisher.deliver_email_batch": {"queue": "email"},
+                     "publisher.deliver_channel": {"queue": "social"}},
+        broker_transport_options={"visibility_timeout": int(os.environ.get(
+            "PUBLISHER_VISIBILITY_TIMEOUT", DEFAULT_VISIBILITY_TIMEOUT_SECONDS))},
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        worker_hijack_root_logger=False,
+    )
+    return celery
+
+
+app = make_app()

@@ -82,18 +82,19 @@ def publish(
     channel: list[str] = typer.Option([], "--channel", "-c", help="Only this channel (repeatable)."),
     sandbox: bool = typer.Option(False, "--sandbox", help="Start the loopback stand-ins of every platform for "
                                  "this run and publish to them: nothing leaves the machine."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="With a broker: queue the work and return at once."),
 ) -> None:
     """Publish once to every enabled channel; pressing again sends nothing new.
 
+    With PUBLISHER_BROKER_URL the work is queued for `publisher worker`s; without, it runs here.
     Channels without credentials go to the outbox folder. Exit 0 only when every channel is sent
     (or written to the outbox)."""
-    from publisher.cli_publish import outcome_table, run_publish, sandbox_settings, seed_example_subscribers
+    from publisher.cli_publish import press_and_report
 
     settings = load_settings()
-    unknown = [c for c in channel if c not in ("email", "x", "telegram", "wechat")]
-    if unknown:
-        raise InputError("--channel", f"unknown channel {unknown[0]!r}; expected email, x, telegram or wechat")
+    _check_channels(channel)
     if sandbox:
+        from publisher.cli_publish import sandbox_settings, seed_example_subscribers
         from publisher.sandbox.run import start_sandbox
 
         with start_sandbox() as running:
@@ -101,13 +102,54 @@ def publish(
             seeded = seed_example_subscribers(settings)
             if seeded:
                 out.print(f"sandbox: added {seeded} example subscribers from examples/subscribers.csv")
-            result = run_publish(post, settings, force=force, again=again, channels=channel)
-            out.print(outcome_table(result))
+            ok = press_and_report(post, settings, force=force, again=again, channels=channel, wait=True)
             _print_sandbox_receipts(running)
     else:
-        result = run_publish(post, settings, force=force, again=again, channels=channel)
-        out.print(outcome_table(result))
-    raise typer.Exit(0 if result.ok else 1)
+        ok = press_and_report(post, settings, force=force, again=again, channels=channel, wait=not no_wait)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+@user_errors
+def retry(
+    post: Path = typer.Argument(..., help="The post whose failed parts to send again."),
+    channel: list[str] = typer.Option([], "--channel", "-c", help="Only this channel (repeatable)."),
+    resolve: Optional[str] = typer.Option(None, "--resolve", help="Settle uncertain parts first, after checking "
+                                          "the platform yourself: 'sent' (it arrived) or 'resend'."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="With a broker: queue the work and return at once."),
+) -> None:
+    """Send again only what failed (or, with --resolve, what was uncertain); sent parts stay sent."""
+    from publisher.cli_publish import press_and_report
+    from publisher.publish import retry_failed
+
+    settings = load_settings()
+    _check_channels(channel)
+    if resolve not in (None, "sent", "resend"):
+        raise InputError("--resolve", f"expected 'sent' or 'resend', got {resolve!r}")
+    retry_failed(post, settings, channel, resolve)
+    ok = press_and_report(post, settings, force=False, again=False, channels=channel, wait=not no_wait)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+@user_errors
+def worker(
+    queues: str = typer.Option("email,social", "--queues", "-Q", help="Queues to take work from."),
+    concurrency: int = typer.Option(2, "--concurrency", "-c", help="Worker processes."),
+) -> None:
+    """Start a Celery worker (same as `celery -A worker worker`); needs PUBLISHER_BROKER_URL."""
+    settings = load_settings()
+    if not settings.broker_url:
+        raise InputError("PUBLISHER_BROKER_URL", "not set; a worker needs a broker, e.g. redis://127.0.0.1:6379/0")
+    from worker import app as celery_app
+
+    celery_app.worker_main(["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", "INFO"])
+
+
+def _check_channels(channel: list[str]) -> None:
+    unknown = [c for c in channel if c not in ("email", "x", "telegram", "wechat")]
+    if unknown:
+        raise InputError("--channel", f"unknown channel {unknown[0]!r}; expected email, x, telegram or wechat")
 
 
 def _print_sandbox_receipts(running) -> None:
@@ -172,14 +214,33 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
 ) -> None:
-    """Run the web app: the public unsubscribe endpoints (one-click, RFC 8058)."""
+    """Run the web app: the editors' desk (login: PUBLISHER_DESK_PASSWORD) and the public
+    unsubscribe endpoints (one-click, RFC 8058)."""
+    import dataclasses
+    import secrets
+
     from werkzeug.serving import run_simple
 
     from publisher.store import Store
     from publisher.web import create_app
 
     settings = load_settings()
-    out.print(f"serving on http://{host}:{port}/ (unsubscribe links: {settings.site_url}/unsubscribe/<token>)")
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    if not settings.desk_password:
+        if not loopback:
+            raise InputError("PUBLISHER_DESK_PASSWORD", f"not set; the desk refuses to listen on {host} without "
+                             "an editor password. Set it, or serve on --host 127.0.0.1 (this machine only).")
+        # Nobody else can reach 127.0.0.1, but the desk still wants a login: a password for this run only.
+        settings = dataclasses.replace(settings, desk_password=secrets.token_urlsafe(12))
+        out.print("PUBLISHER_DESK_PASSWORD is not set: the desk listens on this machine only, with the "
+                  f"one-time password [bold]{settings.desk_password}[/] (valid until the server stops).",
+                  highlight=False)
+    if settings.secret_key == "dev-secret-change-me" and not loopback:
+        err.print("[yellow]warning:[/] PUBLISHER_SECRET_KEY is the default: unsubscribe links can be forged. "
+                  "Set a long random PUBLISHER_SECRET_KEY.", highlight=False)
+    out.print(f"serving on http://{host}:{port}/ (desk: http://{host}:{port}/posts, posts from "
+              f"{Path(settings.content_dir).resolve()}; unsubscribe links: {settings.site_url}/unsubscribe/<token>)",
+              highlight=False)
     run_simple(host, port, create_app(settings, Store(settings.db_url)), threaded=True)
 
 

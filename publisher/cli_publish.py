@@ -41,8 +41,10 @@ def seed_example_subscribers(settings: Settings) -> int:
     return book.import_csv(EXAMPLE_SUBSCRIBERS).added
 
 
-def run_publish(post: Path, settings: Settings, *, force: bool, again: bool, channels: list[str]):
-    from publisher.publish import publish
+def press_and_report(post: Path, settings: Settings, *, force: bool, again: bool, channels: list[str],
+                     wait: bool) -> bool:
+    """Press, show live progress per channel, print the final table; True when all went out."""
+    from publisher.publish import enqueue, prepare, run, wait_for
 
     columns = (TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=out, transient=False) as bar:
@@ -53,7 +55,15 @@ def run_publish(post: Path, settings: Settings, *, force: bool, again: bool, cha
                 tasks[channel] = bar.add_task(channel, total=total)
             bar.update(tasks[channel], completed=done, total=total)
 
-        return publish(post, settings, force=force, again=again, only=channels, progress=progress)
+        pressed = prepare(post, settings, again=again)
+        if settings.broker_url:
+            result = enqueue(pressed, settings, force=force, only=channels)
+            if wait:
+                result = wait_for(result, settings, progress)
+        else:
+            result = run(pressed, settings, force=force, only=channels, progress=progress)
+    out.print(outcome_table(result))
+    return result.ok
 
 
 def outcome_table(result) -> Table:

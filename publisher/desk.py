@@ -318,15 +318,17 @@ def part_rows(channel: str, entries: list, expected: int) -> list[dict]:
     sent (a list of thousands of "sent" says nothing)."""
     rows = []
     for entry in entries:
-        label = _part_label(channel, entry.part, expected)
-        if label is None or (channel == "email" and entry.state == "sent"):
+        if entry.state == "sent" and (channel == "email" or channel == "x" and entry.part.startswith("media-")):
             continue
-        rows.append({"label": label, "state": entry.state, "remote_id": entry.remote_id or "",
-                     "url": entry.remote_url or "", "error": entry.last_error or ""})
+        url = entry.remote_url or ""
+        rows.append({"label": _part_label(channel, entry.part, expected), "state": entry.state,
+                     "remote_id": entry.remote_id or "", "url": url if url.startswith(("https://", "http://")) else "",
+                     "id_text": ("message id " if channel == "telegram" else "") + (entry.remote_id or ""),
+                     "error": entry.last_error or ""})
     return rows
 
 
-def _part_label(channel: str, part: str, expected: int) -> str | None:
+def _part_label(channel: str, part: str, expected: int) -> str:
     if channel == "email":
         return part.removeprefix("to:")
     if channel == "x":
@@ -336,7 +338,7 @@ def _part_label(channel: str, part: str, expected: int) -> str | None:
     if channel == "telegram" and part.startswith("call-"):
         _, index, method = (part.split("-", 2) + ["", ""])[:3]
         kind = "photo + caption" if method == "sendPhoto" else "message"
-        return f"{kind} {int(index) + 1}/{expected}" if index.isdigit() else part
+        return f"{kind} {index}/{expected}" if index.isdigit() else part
     if channel == "wechat":
         if part.startswith("image:"):
             return "body image upload"
@@ -554,11 +556,12 @@ def press(entry: ShelfEntry, done_message: str | None = None) -> Any:
         publication_id = press_in_background(entry.path, settings, force=force)
     except InputError as exc:
         return answer(422, f"{exc.where}: {exc.what}")
+    nothing_new = before["state"] == "sent"
     if done_message is None:
-        done_message = ("Nothing new to send: every channel was already sent." if before["state"] == "sent"
+        done_message = ("Nothing new to send: every channel was already sent." if nothing_new
                         else "Publishing: each channel's status updates below.")
     current_app.logger.info("desk: pressed publish for %s (publication %s)", entry.slug, publication_id)
-    return answer(202, done_message, publication_id=publication_id)
+    return answer(202, done_message, publication_id=publication_id, until_done=not nothing_new)
 
 
 def answer(status: int, message: str, **extra: Any) -> Any:

@@ -274,6 +274,12 @@ class Ledger:
             counts.update({state: number for state, number in session.execute(query)})
         return counts
 
+    def reopen_failed(self) -> int:
+        """An operator's retry: every failed part (retryable or not) becomes claimable again."""
+        statement = (self._update(LedgerRow.state == "failed")
+                     .values(state="planned", retryable=False, updated_at=utcnow()))
+        return self._with_retries(lambda session: session.execute(statement).rowcount)
+
     def stale_sending(self, older_than_seconds: float) -> list[LedgerEntry]:
         """Parts claimed at least `older_than_seconds` ago and still "sending": a worker died
         with the request possibly in flight. Reconcile these; do not claim them again."""

@@ -59,6 +59,11 @@ def publish(
     return run(pressed, settings, force=force, only=only, progress=progress, sleep=sleep)
 
 
+def post_sha256(path: str | Path) -> str:
+    """The identity of a post file's content as pressed."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 @dataclass
 class Pressed:
     """A validated, rendered post and its publication row: everything a press needs to deliver."""
@@ -97,6 +102,25 @@ _running: dict[int, threading.Thread] = {}
 _running_lock = threading.Lock()
 
 
+def retry_failed(post_path: str | Path, settings: Settings, channels: Sequence[str] = (),
+                 resolve: str | None = None) -> Pressed:
+    """`publisher retry`: reopen failed parts (and, with `resolve`, settle uncertain ones as
+    "sent" or "resend" after a person checked the platform), so the next press sends them."""
+    from publisher.ledger import Ledger
+
+    pressed = prepare(post_path, settings)
+    for name in channels or CHANNELS:
+        ledger = Ledger(pressed.store, pressed.publication_id, name)
+        if resolve:
+            for entry in ledger.entries("uncertain") + [e for e in ledger.entries("sending") if e.abandoned(0)]:
+                ledger.resolve_uncertain(entry.part, entry.remote_id, sent=resolve == "sent")
+        ledger.reopen_failed()
+        delivery = pressed.store.delivery(pressed.publication_id, name)
+        if delivery.state in ("partial", "failed") and (delivery.pending_tasks or 0) <= 0:
+            pressed.store.set_delivery_state(pressed.publication_id, name, "queued")
+    return pressed
+
+
 def press_in_background(post_path: str | Path, settings: Settings, *, force: bool = False,
                         again: bool = False) -> int:
     """Start publishing and return the publication id at once (the web desk's button).
@@ -104,6 +128,8 @@ def press_in_background(post_path: str | Path, settings: Settings, *, force: boo
     In-process: one background thread per publication; pressing again while it runs joins the
     running press instead of starting a second one. Statuses are read from the store."""
     pressed = prepare(post_path, settings, again=again)
+    if settings.broker_url:
+        return enqueue(pressed, settings, force=force).publication_id
     with _running_lock:
         thread = _running.get(pressed.publication_id)
         if thread is None or not thread.is_alive():
@@ -121,10 +147,10 @@ def _run_logged(pressed: Pressed, settings: Settings, force: bool) -> None:
         log.exception("publishing publication %s stopped", pressed.publication_id)
 
 
-def publish_channel(
-    channel: Channel, rendered: Rendered, settings: Settings, store: Store, publication_id: int, *,
-    force: bool, progress: Progress, sleep: Callable[[float], None],
-) -> ChannelOutcome:
+def gate(channel: Channel, rendered: Rendered, settings: Settings, store: Store,
+         publication_id: int, force: bool) -> ChannelOutcome | None:
+    """The outcome for a channel that is not to be sent now (disabled, refused by its checks,
+    without credentials, already sent), or None when it should be sent."""
     name, post = channel.name, rendered.post
     if not post.channel_enabled(name):
         return ChannelOutcome(name, "disabled", "disabled", detail="channels." + name + ".enabled is false")
@@ -132,17 +158,27 @@ def publish_channel(
     if problems and not force:
         return ChannelOutcome(name, "refused", "refused",
                               detail="; ".join(problems) + " (fix the post, or publish with --force)")
-    payload = rendered.payloads[name]
     if not channel.configured(settings):
-        folder = write_outbox(channel, payload, post, settings, store)
+        folder = write_outbox(channel, rendered.payloads[name], post, settings, store)
         return ChannelOutcome(name, "outbox", "outbox", detail=f"no credentials; written to {folder}")
-
     delivery = store.delivery(publication_id, name)
     if delivery.state == "sent":
         return ChannelOutcome(name, "sent", "skipped", delivery.sent_parts, delivery.total_parts,
                               "already sent by an earlier press; nothing sent again (use --again to republish)",
                               list(delivery.remote_ids or []), list(delivery.remote_urls or []))
-    job = Job(settings, store, publication_id, channel, post, payload)
+    return None
+
+
+def publish_channel(
+    channel: Channel, rendered: Rendered, settings: Settings, store: Store, publication_id: int, *,
+    force: bool, progress: Progress, sleep: Callable[[float], None],
+) -> ChannelOutcome:
+    """Deliver one channel in this process, waiting for the end."""
+    stopped = gate(channel, rendered, settings, store, publication_id, force)
+    if stopped is not None:
+        return stopped
+    name = channel.name
+    job = Job(settings, store, publication_id, channel, rendered.post, rendered.payloads[name])
     ctx = job.context(progress=lambda done, total: progress(name, done, total), sleep=sleep)
     if name != "email":
         return settle(job, deliver_with_retries(job, lambda: attempt(job, ctx), ctx.sleep))
@@ -152,6 +188,67 @@ def publish_channel(
         if error:
             errors.append(error)
     return settle(job, "; ".join(dict.fromkeys(errors))[:2000])
+
+
+def enqueue(pressed: Pressed, settings: Settings, *, force: bool = False,
+            only: Sequence[str] = ()) -> PublishResult:
+    """Queue one task per channel (email: one per batch) and return at once. A delivery whose
+    tasks are still queued or running is joined, not queued twice."""
+    from publisher import tasks
+
+    store, pub = pressed.store, pressed.publication_id
+    outcomes = []
+    for name, channel in CHANNELS.items():
+        if only and name not in only:
+            continue
+        stopped = gate(channel, pressed.rendered, settings, store, pub, force)
+        if stopped is not None:
+            outcomes.append(stopped)
+            continue
+        delivery = store.delivery(pub, name)
+        if (delivery.pending_tasks or 0) > 0:
+            outcomes.append(ChannelOutcome(name, delivery.state, "queued", detail="already queued by an earlier press"))
+            continue
+        job = Job(settings, store, pub, channel, pressed.rendered.post, pressed.rendered.payloads[name])
+        if name == "email":
+            batches = plan_mailing(job)
+            if not batches:
+                outcomes.append(settle(job))
+                continue
+            store.add_pending_tasks(pub, name, len(batches))
+            store.set_delivery_state(pub, name, "queued")
+            for batch in batches:
+                tasks.deliver_email_batch.apply_async((pub, batch))
+        else:
+            store.add_pending_tasks(pub, name, 1)
+            store.set_delivery_state(pub, name, "queued")
+            tasks.deliver_channel.apply_async((pub, name))
+        outcomes.append(ChannelOutcome(name, "queued", "queued"))
+    return PublishResult(pressed.rendered.post, pub, outcomes)
+
+
+def wait_for(result: PublishResult, settings: Settings, progress: Progress = lambda c, d, t: None,
+             poll_seconds: float = 0.5, timeout: float | None = None) -> PublishResult:
+    """Follow queued deliveries in the store until every one is finished; returns final outcomes."""
+    from publisher.ledger import Ledger
+
+    store = Store(settings.db_url)
+    queued = {o.channel for o in result.outcomes if o.where == "queued"}
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        finished = {}
+        for name in queued:
+            counts = Ledger(store, result.publication_id, name).counts()
+            progress(name, counts.get("sent", 0), sum(counts.values()))
+            delivery = store.delivery(result.publication_id, name)
+            if (delivery.pending_tasks or 0) <= 0 and delivery.state in ("sent", "partial", "failed"):
+                finished[name] = ChannelOutcome(name, delivery.state, "live", delivery.sent_parts,
+                                                delivery.total_parts, delivery.last_error or "",
+                                                list(delivery.remote_ids or []), list(delivery.remote_urls or []))
+        if len(finished) == len(queued) or (deadline and time.monotonic() > deadline):
+            outcomes = [finished.get(o.channel, o) for o in result.outcomes]
+            return PublishResult(result.post, result.publication_id, outcomes)
+        time.sleep(poll_seconds)
 
 
 def deliver_with_retries(job: Job, attempt_once: Callable, sleep: Callable[[float], None]) -> str:

@@ -1,0 +1,56 @@
+"""Celery tasks: thin. They take ids, reload everything (publisher.jobs), make one attempt, and
+leave retry timing to publisher.retry, the one policy the in-process press uses too."""
+from __future__ import annotations
+
+import logging
+
+from channels.base import PermanentError, TransientError, UncertainError
+from publisher.config import load_settings
+from publisher.jobs import attempt, load_job, settle
+from publisher.retry import RetryPolicy
+from publisher.store import Store
+from worker import app
+
+log = logging.getLogger(__name__)
+_stores: dict[str, Store] = {}
+
+
+def _store(db_url: str) -> Store:
+    if db_url not in _stores:
+        _stores[db_url] = Store(db_url)
+    return _stores[db_url]
+
+
+@app.task(bind=True, name="publisher.deliver_channel")
+def deliver_channel(self, publication_id: int, channel: str) -> str:
+    """Send one channel (X thread, Telegram calls, WeChat draft) of a publication."""
+    return run_attempt(self, publication_id, channel, None)
+
+
+@app.task(bind=True, name="publisher.deliver_email_batch")
+def deliver_email_batch(self, publication_id: int, subscriber_ids: list[int]) -> str:
+    """Mail one batch of subscribers over one SMTP connection."""
+    return run_attempt(self, publication_id, "email", subscriber_ids)
+
+
+def run_attempt(task, publication_id: int, channel: str, subscriber_ids: list[int] | None) -> str:
+    settings = load_settings()
+    store = _store(settings.db_url)
+    job = load_job(settings, store, publication_id, channel)
+    policy = RetryPolicy.from_settings(settings)
+    store.set_delivery_state(publication_id, channel, "sending")
+    error = ""
+    try:
+        receipt = attempt(job, job.context(), subscriber_ids)
+        error = receipt.detail if receipt.state != "sent" else ""
+    except (TransientError, UncertainError) as exc:
+        attempt_no = task.request.retries + 1
+        if not policy.gives_up_after(attempt_no):
+            store.set_delivery_state(publication_id, channel, "retrying", error=str(exc))
+            raise task.retry(countdown=policy.delay(attempt_no, getattr(exc, "retry_after", None)),
+                             max_retries=None)
+        error = f"gave up after {attempt_no} attempts: {exc}"
+    except PermanentError as exc:
+        error = str(exc)
+    remaining = store.task_finished(publication_id, channel)
+    return settle(job, error, final=remaining <= 0).state

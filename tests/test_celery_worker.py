@@ -1,0 +1,104 @@
+"""The queued path: a real Redis (127.0.0.1:6379, DB 15, flushed), real `celery worker` processes
+started here, the stand-ins on loopback, the real CLI. Crash safety by SIGKILL."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+import requests
+
+from publisher.sandbox.run import start_sandbox
+from tests.conftest import ROOT, SAMPLE, run_cli
+from tests.test_publish_e2e import ACTIVE, assert_one_of_everything, preview_of, received
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+try:
+    redis.Redis.from_url(REDIS_URL).ping()
+except redis.RedisError:  # pragma: no cover - CI starts Redis
+    pytest.skip("Redis is not running on 127.0.0.1:6379", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with start_sandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def env(sandbox, tmp_path):
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    for name in ("x", "telegram", "wechat", "images", "smtp_http"):
+        requests.post(f"{sandbox.servers[name].url}/_sandbox/reset", timeout=10).raise_for_status()
+    env = {**sandbox.env(), "PUBLISHER_DB_URL": f"sqlite:///{tmp_path / 'p.db'}",
+           "PUBLISHER_BROKER_URL": REDIS_URL, "PUBLISHER_VISIBILITY_TIMEOUT": "5",
+           "PUBLISHER_X_PAUSE_SECONDS": "0", "PUBLISHER_RETRY_BASE_SECONDS": "0.05",
+           "PUBLISHER_RETRY_CAP_SECONDS": "0.5", "PUBLISHER_RETRY_MAX_ATTEMPTS": "8",
+           "PUBLISHER_EMAIL_BATCH_SIZE": "3"}
+    assert run_cli("subscribers", "import", str(ROOT / "examples" / "subscribers.csv"), env=env).returncode == 0
+    return env
+
+
+class Workers:
+    def __init__(self, env: dict):
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}, **env}
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, queues: str = "email,social", concurrency: int = 2) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", queues, "-c", str(concurrency),
+             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "-n", f"w{len(self.processes)}@%h"],
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen) -> None:
+        os.killpg(process.pid, signal.SIGKILL)  # the worker and its pool children, at once
+        process.wait(30)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                self.kill(process)
+
+
+@pytest.fixture
+def workers(env):
+    pool = Workers(env)
+    yield pool
+    pool.stop_all()
+
+
+def test_queued_publish_with_a_real_worker(sandbox, env, workers, tmp_path):
+    workers.start()
+    result = run_cli("publish", str(SAMPLE), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    got = received(sandbox)
+    assert_one_of_everything(got, preview_of(tmp_path))
+    again = run_cli("publish", str(SAMPLE), env=env)
+    assert again.returncode == 0
+    assert {k: len(v) for k, v in received(sandbox).items()} == {k: len(v) for k, v in got.items()}
+
+
+def test_sigkill_of_the_worker_mid_run_then_restart(sandbox, env, workers, tmp_path):
+    slow = {**env, "PUBLISHER_X_PAUSE_SECONDS": "0.3"}
+    workers.env.update(slow)
+    first = workers.start()
+    press = run_cli("publish", str(SAMPLE), "--no-wait", env=slow)
+    assert press.returncode in (0, 1), press.stderr
+    time.sleep(2.0)  # mid-thread: 10 tweets 0.3 s apart; the email batches are done or running
+    workers.kill(first)
+    workers.start()
+    result = run_cli("publish", str(SAMPLE), env=slow)  # joins the queued deliveries and waits
+    got = received(sandbox)
+    texts = [t["text"] for t in got["x"]]
+    assert len(texts) == len(set(texts))
+    assert len({m["rcpt_tos"][0] for m in got["email"]}) == len(got["email"]) <= ACTIVE
+    assert result.returncode == 0, result.stdout
+    assert_one_of_everything(got, preview_of(tmp_path))
