@@ -940,6 +940,7 @@ class BotApiFailure:
     description: str  # the platform's own words (scrubbed), or the transport error (scrubbed)
     parameters: Mapping[str, Any]  # the envelope's `parameters` (retry_after, migrate_to_chat_id)
     exception: BaseException | None = None  # the requests exception when no answer arrived
+    from_bot_api: bool = False  # the answer was the Bot API's own {"ok": false, ...} envelope
 
 
 @dataclass(frozen=True)
@@ -997,7 +998,12 @@ ERROR_TABLE: tuple[ErrorRule, ...] = (
               lambda f: f.status == 400 and "can't parse entities" in _description(f)),
     ErrorRule("other 400 (chat not found, message is too long, ...), 401/404 bad token, 403 not allowed",
               PERMANENT, lambda f: f.status is not None and 400 <= f.status < 500),
-    ErrorRule("5xx, including the front end's 502 HTML page", UNCERTAIN,
+    # The Bot API answers {"ok": false} only when the method failed ("ok ... false, the request was
+    # unsuccessful", core.telegram.org/bots/api#making-requests): nothing was posted, so retrying
+    # cannot duplicate. Only an answer that is not the Bot API's own is left uncertain.
+    ErrorRule("5xx answered by the Bot API itself ({\"ok\": false}): the method failed", TRANSIENT,
+              lambda f: f.status is not None and 500 <= f.status < 600 and f.from_bot_api),
+    ErrorRule("5xx not from the Bot API (the front end's 502 HTML page)", UNCERTAIN,
               lambda f: f.status is not None and 500 <= f.status < 600),
 )
 
@@ -1096,7 +1102,7 @@ class BotApiClient:
         if envelope is not None and isinstance(envelope.get("description"), str):
             parameters = envelope.get("parameters")
             return BotApiFailure(response.status_code, scrub(envelope["description"], self.token),
-                                 parameters if isinstance(parameters, dict) else {})
+                                 parameters if isinstance(parameters, dict) else {}, from_bot_api=True)
         # Not the Bot API's JSON: e.g. the front end's nginx "502 Bad Gateway" page.
         reason = response.reason or "no Bot API answer"
         return BotApiFailure(response.status_code, scrub(f"{reason} (not a Bot API answer)", self.token), {})

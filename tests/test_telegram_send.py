@@ -379,6 +379,15 @@ def test_502_html_page_is_uncertain_and_later_parts_wait(harness, server):
     assert len(recorded_requests(server)) == 1
 
 
+def test_bot_api_json_500_means_the_method_failed_so_it_is_retried(harness, server):
+    set_faults(server, {"match": "sendMessage", "kind": "500"})
+    with pytest.raises(TransientError):
+        harness.send(payload_of("one", "two"))
+    harness.send(payload_of("one", "two"))
+    assert harness.states() == ["sent", "sent"]
+    assert [m["text"] for m in stored_messages(server)] == ["one", "two"]
+
+
 def test_dropped_connection_after_posting_is_uncertain(harness, server):
     set_faults(server, {"match": "sendMessage", "kind": "drop", "after": True})
     with pytest.raises(UncertainError):
