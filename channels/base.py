@@ -58,6 +58,9 @@ class SendContext:
     publication_id: int
     progress: Callable[[int, int], None] = lambda done, total: None
     sleep: Callable[[float], None] = field(default=__import__("time").sleep)
+    # Global turns (publisher.rate_limit): pace(key, interval) waits until this key's turn. None
+    # when one sender is all there is (the embedded default): channels pace with `sleep` then.
+    pace: Callable[[str, float], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from email import policy as email_policy
 from email.utils import format_datetime
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 from urllib.parse import urljoin, urlsplit
 
 from markdown_it.tree import SyntaxTreeNode
@@ -44,6 +44,7 @@ from sqlalchemy import select
 from channels.base import Channel, PermanentError, Receipt, SendContext, TransientError
 from publisher.config import Settings
 from publisher.ledger import ENTRY_COLUMNS, Ledger, LedgerEntry
+from publisher.rate_limit import local_pacer as _local_pacer
 from publisher.store import LedgerRow, utcnow
 from publisher.subscribers import Subscribers
 from publisher.markdown import html_images, html_links, html_to_text, inline_text
@@ -995,7 +996,7 @@ class _BatchRun:
         self.total = total
         self.done = done
         self.sent_now = 0
-        self.connection = _Connection(ctx.settings, sender)
+        self.connection = _Connection(ctx.settings, sender, ctx.pace)
         # Undated posts get the send time; a batch shares one Date (personalize caches its header).
         self.date = None if payload.post_date else dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
@@ -1097,14 +1098,19 @@ class _Connection:
     """The batch's SMTP connection: opened on first use, reopened at most RECONNECTS_PER_BATCH times.
     Its errors are DeliveryErrors raised only before a message left (connecting, reconnecting)."""
 
-    def __init__(self, settings: Settings, sender: str):
+    def __init__(self, settings: Settings, sender: str, pace: Callable[[str, float], None] | None = None):
         self.settings = settings
         self.sender = sender
         self.smtp: _SMTP | _SMTPSSL | None = None
         self.opened = 0
+        # PUBLISHER_SMTP_MAX_PER_SECOND: the relay's limit, shared by every worker through pace.
+        self.pace = pace or _local_pacer
+        self.interval = 1.0 / settings.smtp_max_per_second if settings.smtp_max_per_second > 0 else 0.0
 
     def deliver(self, to_addr: str, message: bytes) -> tuple[str, str]:
         """Send one message: (outcome, the server's reply or what went wrong)."""
+        if self.interval:
+            self.pace(f"smtp:{self.settings.smtp_host}", self.interval)
         while True:
             smtp = self._open()
             smtp.reached_data = False

@@ -1171,14 +1171,17 @@ def is_configured(settings: Settings) -> bool:
 
 
 class ChatPacer:
-    """ctx.sleep between two requests to the chat of one send() (PLATFORMS.md 2.6)."""
+    """One request per `interval` to a chat (PLATFORMS.md 2.6): across all workers through
+    ctx.pace when given, else ctx.sleep between two requests of one send()."""
 
-    def __init__(self, sleep: Callable[[float], None], interval: float):
-        self.sleep, self.interval, self.started = sleep, interval, False
+    def __init__(self, ctx: SendContext, interval: float):
+        self.ctx, self.interval, self.started = ctx, interval, False
 
     def wait(self) -> None:
-        if self.started and self.interval > 0:
-            self.sleep(self.interval)
+        if self.ctx.pace is not None:
+            self.ctx.pace(f"telegram:{self.ctx.settings.telegram_chat_id}", self.interval)
+        elif self.started and self.interval > 0:
+            self.ctx.sleep(self.interval)
         self.started = True
 
 
@@ -1206,7 +1209,7 @@ def send_payload(payload: TelegramPayload, ctx: SendContext, interval: float = P
     parts = ledger_parts(payload)
     ctx.ledger.plan(parts)
     entries = settle_leftovers(ctx.ledger, parts)
-    run = SendRun(ctx, BotApiClient(ctx.settings, timeout), ChatPacer(ctx.sleep, interval), notes=[])
+    run = SendRun(ctx, BotApiClient(ctx.settings, timeout), ChatPacer(ctx, interval), notes=[])
     try:
         for index, (call, (part, _sha)) in enumerate(zip(payload.calls, parts), 1):
             if entries[part].state != "sent":

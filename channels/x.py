@@ -1241,8 +1241,11 @@ class ThreadRun:
 
     def pace(self) -> None:
         """X's pause between two posts of one thread (settings.x_pause_seconds)."""
-        if self.posted and self.ctx.settings.x_pause_seconds > 0:
-            self.ctx.sleep(self.ctx.settings.x_pause_seconds)
+        pause = self.ctx.settings.x_pause_seconds
+        if self.ctx.pace is not None:  # one post per pause per account, across all workers
+            self.ctx.pace(f"x:{self.ctx.settings.x_access_token.split('-', 1)[0]}", pause)
+        elif self.posted and pause > 0:
+            self.ctx.sleep(pause)
         self.posted = True
 
     def read(self, what: str, call: Callable[[], Any]) -> Any:

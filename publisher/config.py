@@ -43,6 +43,7 @@ class Settings:
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_security: str = "none"  # none | starttls | ssl
+    smtp_max_per_second: float = 0.0  # the relay's rate limit; 0 = as fast as it accepts
 
     # x
     x_mode: str = "summary"  # summary | full

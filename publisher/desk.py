@@ -403,6 +403,8 @@ def channel_card(name: str, entry: ShelfEntry, publication: Publication | None, 
                 error=redact(detail["last_error"], settings) if state != "sent" else "")
     for row in card["rows"]:
         row["error"] = redact(row["error"], settings)
+        if row["error"] and row["error"] in card["error"]:
+            row["error"] = ""  # the card shows it already
     card["retry"] = state in ("failed", "partial")
     if state == "uncertain":
         card["reconcile"] = "decide" if uncertain_resolver(name) else "auto"
@@ -463,6 +465,12 @@ def _summary(overall: str, cards: list[dict], changed: bool) -> str:
 
 # -- posts and the post page -----------------------------------------------------------------------
 
+def blocking_problems(rendered: Rendered) -> dict[str, list[str]]:
+    """The checks' problems of the channels this post publishes to (a disabled channel's do not
+    stop anything: publishing skips it before looking at them)."""
+    return {name: items for name, items in rendered.problems.items() if rendered.post.channel_enabled(name)}
+
+
 @desk.get("/posts")
 def posts() -> str:
     settings, store, _, shelf = _app_parts()
@@ -498,9 +506,10 @@ def post_page(slug: str) -> Any:
                                message=entry.error or ""), 422
     rendered = _app_parts()[3].rendered(entry)
     views = channel_views(rendered)
+    blocking = blocking_problems(rendered)
     return render_template(
-        "desk_post.html", **views, entry=entry, status=post_status(entry),
-        has_problems=any(rendered.problems.values()),
+        "desk_post.html", **views, entry=entry, status=post_status(entry), blocking=blocking,
+        has_problems=any(blocking.values()),
         email_src=url_for("desk.email_preview", slug=slug, kind="html"),
         email_text_src=url_for("desk.email_preview", slug=slug, kind="txt"))
 
@@ -547,7 +556,7 @@ def press(entry: ShelfEntry, done_message: str | None = None) -> Any:
     if entry.post is None:
         return answer(422, entry.error or "the post does not load")
     force = request.form.get("force") in ("1", "on", "true")
-    problems = [f"{name}: {p}" for name, items in shelf.rendered(entry).problems.items() for p in items]
+    problems = [f"{name}: {p}" for name, items in blocking_problems(shelf.rendered(entry)).items() for p in items]
     if problems and not force:
         return answer(409, "The checks list problems: " + "; ".join(problems) +
                       ". Fix the post, or tick “publish anyway”.")

@@ -7,6 +7,7 @@ import logging
 from channels.base import PermanentError, TransientError, UncertainError
 from publisher.config import load_settings
 from publisher.jobs import attempt, load_job, settle
+from publisher.rate_limit import pacer_for
 from publisher.retry import RetryPolicy
 from publisher.store import Store
 from worker import app
@@ -41,7 +42,9 @@ def run_attempt(task, publication_id: int, channel: str, subscriber_ids: list[in
     store.set_delivery_state(publication_id, channel, "sending")
     error = ""
     try:
-        receipt = attempt(job, job.context(), subscriber_ids)
+        ctx = job.context()
+        ctx.pace = pacer_for(settings.broker_url)
+        receipt = attempt(job, ctx, subscriber_ids)
         error = receipt.detail if receipt.state != "sent" else ""
     except (TransientError, UncertainError) as exc:
         attempt_no = task.request.retries + 1
