@@ -855,7 +855,7 @@ class TelegramChannel(Channel):
         return is_configured(settings)
 
     def send(self, payload: TelegramPayload, ctx: SendContext) -> Receipt:
-        return send_payload(payload, ctx, interval=self.send_interval, timeout=self.timeout)
+        return send_payload(payload, ctx, interval=self.send_interval, timeout=ctx.settings.timeouts(self.timeout))
 
 
 def is_http_url(url: str) -> bool:

@@ -751,7 +751,7 @@ class WechatChannel(Channel):
         return wechat_configured(settings)
 
     def send(self, payload: WechatArticle, ctx: SendContext) -> Receipt:
-        return send_article(payload, ctx, timeouts=self.timeouts or DEFAULT_TIMEOUTS)
+        return send_article(payload, ctx, timeouts=ctx.settings.timeouts(self.timeouts or DEFAULT_TIMEOUTS))
 
     def render(self, post: Post, settings: Settings) -> WechatArticle:
         return render_article(post)

@@ -804,7 +804,7 @@ class XChannel(Channel):
         return is_configured(settings)
 
     def send(self, payload: XThread, ctx: SendContext) -> Receipt:
-        return send_thread(payload, ctx, timeout=self.timeout, media_api=self.media_api)
+        return send_thread(payload, ctx, timeout=ctx.settings.timeouts(self.timeout), media_api=self.media_api)
 
 
 def _tweet_problems(k: int, tweet: Tweet) -> list[str]:

@@ -31,6 +31,7 @@ class Settings:
     retry_max_attempts: int = 5
     retry_base_seconds: float = 1.0
     retry_cap_seconds: float = 300.0
+    read_timeout_seconds: float = 0.0  # HTTP read timeout for platform APIs; 0 = each channel's default
 
     # email
     email_from: str = "Newsletter <newsletter@example.com>"
@@ -77,6 +78,10 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def timeouts(self, default: tuple[float, float]) -> tuple[float, float]:
+        """(connect, read) timeouts: the channel's default, or PUBLISHER_READ_TIMEOUT_SECONDS."""
+        return (default[0], self.read_timeout_seconds) if self.read_timeout_seconds > 0 else default
 
     def masked(self) -> dict[str, object]:
         """All settings with secrets replaced, safe to print or log."""

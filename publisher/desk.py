@@ -48,7 +48,7 @@ from publisher.errors import InputError
 from publisher.ledger import Ledger
 from publisher.post import Post, load_post
 from publisher.preview import Rendered, channel_views, render_all
-from publisher.publish import post_sha256, press_in_background
+from publisher.publish import post_sha256, press_in_background, retry_failed
 from publisher.status import DESK_ACTIVE_STATES, delivery_detail, latest_publication
 from publisher.store import SUBSCRIBER_STATUSES, Publication, Store
 from publisher.subscribers import Subscribers
@@ -549,17 +549,31 @@ def status_panel(slug: str) -> str:
 
 # -- pressing --------------------------------------------------------------------------------------
 
-def press(entry: ShelfEntry, done_message: str | None = None) -> Any:
-    """Press publish for this post, as the CLI does; refuses while the checks list problems unless
-    the editor confirmed "publish anyway" (force)."""
-    settings, _, _, shelf = _app_parts()
+def forced() -> bool:
+    return request.form.get("force") in ("1", "on", "true")
+
+
+def refuse_press(entry: ShelfEntry) -> Any:
+    """The answer refusing a press (the post does not load, or its checks list problems and the
+    editor did not confirm "publish anyway"); None when the press may go ahead."""
     if entry.post is None:
         return answer(422, entry.error or "the post does not load")
-    force = request.form.get("force") in ("1", "on", "true")
-    problems = [f"{name}: {p}" for name, items in blocking_problems(shelf.rendered(entry)).items() for p in items]
-    if problems and not force:
+    rendered = _app_parts()[3].rendered(entry)
+    problems = [f"{name}: {p}" for name, items in blocking_problems(rendered).items() for p in items]
+    if problems and not forced():
         return answer(409, "The checks list problems: " + "; ".join(problems) +
                       ". Fix the post, or tick “publish anyway”.")
+    return None
+
+
+def press(entry: ShelfEntry, done_message: str | None = None) -> Any:
+    """Press publish for this post through the CLI's own path (publisher.publish.press_in_background:
+    in-process, or the queue when a broker is configured)."""
+    settings = _app_parts()[0]
+    refusal = refuse_press(entry)
+    if refusal is not None:
+        return refusal
+    force = forced()
     before = post_status(entry)
     try:
         publication_id = press_in_background(entry.path, settings, force=force)
@@ -595,47 +609,51 @@ def _channel_from_form() -> str:
     return name
 
 
-def _send_context(entry: ShelfEntry, name: str) -> SendContext | None:
+def _reopen(entry: ShelfEntry, name: str, resolve: str | None) -> Any:
+    """`publisher retry`'s path (publisher.publish.retry_failed), then a press: failed parts of
+    the channel become sendable again and, with `resolve`, its uncertain parts are settled on the
+    editor's word. Nothing changes when the press would be refused."""
     settings, store, _, _ = _app_parts()
-    publication = latest_publication(store, entry.slug)
-    if publication is None:
-        return None
-    return SendContext(settings, store, Ledger(store, publication.id, name), publication.id)
+    if latest_publication(store, entry.slug) is None:
+        return answer(409, "This post was never published; press Publish first.")
+    refusal = refuse_press(entry)
+    if refusal is not None:
+        return refusal
+    uncertain = 0
+    if resolve is not None:
+        publication = latest_publication(store, entry.slug)
+        uncertain = len(Ledger(store, publication.id, name).entries("uncertain")) if publication else 0
+    try:
+        retry_failed(entry.path, settings, [name], resolve)
+    except InputError as exc:
+        return answer(422, f"{exc.where}: {exc.what}")
+    title = CHANNEL_TITLES[name]
+    if resolve == "sent":
+        return press(entry, f"{title}: {uncertain} uncertain parts counted as sent; the rest continues.")
+    if resolve == "resend":
+        return press(entry, f"{title}: {uncertain} uncertain parts will be sent again.")
+    return press(entry, f"Retrying {title}: failed parts are sent again; parts already sent are skipped.")
 
 
 @desk.post("/posts/<slug>/retry")
 def retry(slug: str) -> Any:
     """A failed part was refused or never reached the platform, so sending it again cannot
-    duplicate it: make every failed part of the channel claimable, then press again."""
-    entry, name = shelf_entry_or_404(slug), _channel_from_form()
-    ctx = _send_context(entry, name)
-    if ctx is None:
-        return answer(409, "This post was never published; press Publish first.")
-    again = [e for e in ctx.ledger.entries("failed") if not e.retryable]
-    for failed in again:
-        ctx.ledger.mark_failed(failed.part, failed.last_error or "failed", retryable=True)
-    return press(entry, f"Retrying {CHANNEL_TITLES[name]}: {len(again) or 'its'} failed parts are sent again; "
-                        "parts already sent are skipped.")
+    duplicate it."""
+    return _reopen(shelf_entry_or_404(slug), _channel_from_form(), None)
 
 
 @desk.post("/posts/<slug>/reconcile")
 def reconcile(slug: str) -> Any:
-    """Settle uncertain parts: with the channel's own resolver on the editor's decision ("sent":
-    the editor saw it on the platform; "resend": it is not there), then press again; a channel
-    without a resolver reconciles with the platform's own record when pressed again."""
+    """Uncertain parts: a channel with its own resolver (email, Telegram) cannot look them up, so
+    the editor checks the platform and says "sent" or "resend"; any other channel reconciles with
+    the platform's own record (X: the account's posts) when pressed again."""
     entry, name = shelf_entry_or_404(slug), _channel_from_form()
+    if uncertain_resolver(name) is None:
+        return _reopen(entry, name, None)
     decision = request.form.get("decision", "")
-    ctx = _send_context(entry, name)
-    if ctx is None:
-        return answer(409, "This post was never published; nothing is uncertain.")
-    resolver = uncertain_resolver(name)
-    if resolver is None:
-        return press(entry, f"{CHANNEL_TITLES[name]} checks its own record before sending anything again.")
     if decision not in RESOLVE_DECISIONS:
         return answer(400, f"decision must be one of {', '.join(RESOLVE_DECISIONS)}")
-    settled = resolver(ctx, decision)
-    what = "counted as sent" if decision == "sent" else "will be sent again"
-    return press(entry, f"{CHANNEL_TITLES[name]}: {len(settled)} uncertain parts {what}.")
+    return _reopen(entry, name, decision)
 
 
 # -- subscribers -----------------------------------------------------------------------------------

@@ -22,13 +22,13 @@ def _store(db_url: str) -> Store:
     return _stores[db_url]
 
 
-@app.task(bind=True, name="publisher.deliver_channel")
+@app.task(bind=True, name="publisher.deliver_channel", max_retries=None)  # publisher.retry bounds attempts
 def deliver_channel(self, publication_id: int, channel: str) -> str:
     """Send one channel (X thread, Telegram calls, WeChat draft) of a publication."""
     return run_attempt(self, publication_id, channel, None)
 
 
-@app.task(bind=True, name="publisher.deliver_email_batch")
+@app.task(bind=True, name="publisher.deliver_email_batch", max_retries=None)
 def deliver_email_batch(self, publication_id: int, subscriber_ids: list[int]) -> str:
     """Mail one batch of subscribers over one SMTP connection."""
     return run_attempt(self, publication_id, "email", subscriber_ids)
@@ -50,8 +50,7 @@ def run_attempt(task, publication_id: int, channel: str, subscriber_ids: list[in
         attempt_no = task.request.retries + 1
         if not policy.gives_up_after(attempt_no):
             store.set_delivery_state(publication_id, channel, "retrying", error=str(exc))
-            raise task.retry(countdown=policy.delay(attempt_no, getattr(exc, "retry_after", None)),
-                             max_retries=None)
+            raise task.retry(countdown=policy.delay(attempt_no, getattr(exc, "retry_after", None)))
         error = f"gave up after {attempt_no} attempts: {exc}"
     except PermanentError as exc:
         error = str(exc)

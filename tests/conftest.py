@@ -21,7 +21,7 @@ def sample_post(settings):
     return load_post(SAMPLE, settings)
 
 
-def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120):
     """Run the real `publisher` command in a subprocess."""
     import os
     import subprocess
@@ -29,4 +29,30 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "publisher", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd, timeout=120)
+                          env=full_env, cwd=cwd, timeout=timeout)
+
+
+PG_URL = __import__("os").environ.get("PUBLISHER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_url():
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    try:
+        admin = create_engine(PG_URL, connect_args={"connect_timeout": 2})
+        with admin.connect():
+            pass
+    except Exception:  # noqa: BLE001 - any failure to connect means "not here"
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()

@@ -48,13 +48,15 @@ class Workers:
     def __init__(self, env: dict):
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}, **env}
         self.processes: list[subprocess.Popen] = []
+        log_path = os.environ.get("PUBLISHER_TEST_WORKER_LOG")  # set it to read what workers say
+        self.log = open(log_path, "ab") if log_path else subprocess.DEVNULL
 
     def start(self, queues: str = "email,social", concurrency: int = 2) -> subprocess.Popen:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", queues, "-c", str(concurrency),
-             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "--loglevel", "INFO" if os.environ.get("PUBLISHER_TEST_WORKER_LOG") else "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
              "-n", f"w{len(self.processes)}@%h"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=self.log, start_new_session=True)
         self.processes.append(process)
         return process
 

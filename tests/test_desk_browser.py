@@ -349,8 +349,9 @@ def test_a_failed_channel_shows_the_platform_error_and_retries(browser, desk):
 
 
 def test_an_uncertain_part_is_settled_by_the_editor_and_never_sent_twice(browser, desk):
-    # a 500 after the stand-in stored the message: it arrived, but the publisher cannot know
-    telegram_fault(desk, {"match": "sendMessage", "kind": "500", "after": True, "times": 1})
+    # the front end's 502 page after the stand-in stored the message: it arrived, but the
+    # publisher cannot know (a non-API answer)
+    telegram_fault(desk, {"match": "sendMessage", "kind": "502", "after": True, "times": 1})
     context = new_context(browser, desk)
     page = context.new_page()
     log_in(page, desk, desk.post_url("maybe-arrived"))
