@@ -33,7 +33,7 @@ class ChannelOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.state in ("sent", "outbox", "disabled")
+        return self.state in ("sent", "outbox", "disabled", "queued")
 
 
 @dataclass
@@ -81,9 +81,10 @@ def recipients_by_id(job: Job, subscriber_ids: Sequence[int]) -> list:
     from publisher import subscribers
     from publisher.store import Subscriber
 
+    # Plain rows, not ORM objects: a batch is read once per task and only these columns are used.
     with job.store.read_session() as session:
-        rows = session.scalars(select(Subscriber).where(Subscriber.id.in_(list(subscriber_ids)),
-                                                        Subscriber.status == "active")
+        rows = session.execute(select(Subscriber.id, Subscriber.email, Subscriber.name)
+                               .where(Subscriber.id.in_(list(subscriber_ids)), Subscriber.status == "active")
                                .order_by(Subscriber.id)).all()
     return [Recipient(s.email, s.name or "",
                       subscribers.unsubscribe_url(job.settings, subscribers.token_for(job.settings, s)))
@@ -91,13 +92,15 @@ def recipients_by_id(job: Job, subscriber_ids: Sequence[int]) -> list:
 
 
 def plan_mailing(job: Job) -> list[list[int]]:
-    """Plan one ledger part per active subscriber (idempotent); the id batches to send."""
-    from channels.email import mailing_parts
+    """Plan one ledger part per active subscriber (idempotent); the id batches to send.
+    A part is named by the address alone, so the batch read here is enough: the unsubscribe
+    tokens are signed at send time (recipients_by_id), not for planning."""
+    from channels.email import address_parts
     from publisher import subscribers
 
     batches, ledger = [], Ledger(job.store, job.publication_id, "email")
     for batch in subscribers.active_recipients(job.store, job.settings.email_batch_size):
-        ledger.plan(mailing_parts(job.payload, recipients_by_id(job, [s.id for s in batch])))
+        ledger.plan(address_parts(job.payload, (s.email for s in batch)))
         batches.append([s.id for s in batch])
     return batches
 

@@ -41,7 +41,7 @@ def env(sandbox, tmp_path):
 
 
 def received(sandbox) -> dict:
-    get = lambda name: requests.get(sandbox.readouts()[name], timeout=10).json()
+    get = lambda name: requests.get(sandbox.readouts()[name], timeout=180).json()
     return {"email": get("email")["messages"], "x": get("x")["tweets"],
             "telegram": [m for msgs in get("telegram")["messages"].values() for m in msgs],
             "wechat": get("wechat")["drafts"]}
