@@ -829,7 +829,7 @@ def _text_inline(node: SyntaxTreeNode, context: _Context) -> str:
 # Exactly once, as far as SMTP allows it (DESIGN.md "State", STYLE.md habit 4):
 # - each recipient is one ledger part, "to:<address in lower case>", whose content hash is the hash
 #   of the post's message template. The orchestrator plans every part of the mailing up front;
-#   send_batch plans its own again (a no-op then) so that it also works alone.
+#   send_batch plans the parts it finds missing (none then) so that it also works alone.
 # - parts are claimed SETTLE_EVERY at a time (compare-and-set in the database), sent, and recorded
 #   with one mark_sent_many. Claiming the whole batch at once would leave every not-yet-sent
 #   recipient of a killed worker in "sending", where they can only become uncertain.
@@ -929,8 +929,13 @@ def content_sha256(payload: EmailPayload) -> str:
 
 def mailing_parts(payload: EmailPayload, recipients: Iterable[Recipient]) -> list[tuple[str, str]]:
     """(part, content sha256) for Ledger.plan: the orchestrator plans a whole mailing with it."""
+    return address_parts(payload, (r.email for r in recipients))
+
+
+def address_parts(payload: EmailPayload, addresses: Iterable[str]) -> list[tuple[str, str]]:
+    """mailing_parts from the addresses alone: planning needs no unsubscribe URL."""
     sha = content_sha256(payload)
-    return [(part, sha) for part in dict.fromkeys(recipient_part(r.email) for r in recipients)]
+    return [(part, sha) for part in dict.fromkeys(recipient_part(address) for address in addresses)]
 
 
 def send_batch(payload: EmailPayload, ctx: SendContext, recipients: Sequence[Recipient]) -> Receipt:
@@ -947,9 +952,12 @@ def send_batch(payload: EmailPayload, ctx: SendContext, recipients: Sequence[Rec
     sender = _envelope_sender(settings)
     batch = {recipient_part(r.email): r for r in reversed(recipients)}  # the first of duplicates wins
     parts = [part for part in dict.fromkeys(recipient_part(r.email) for r in recipients)]
-    sha = content_sha256(payload)
-    ctx.ledger.plan([(part, sha) for part in parts])
     entries = _entries_for(ctx.ledger, parts)
+    unplanned = [part for part in parts if part not in entries]
+    if unplanned:  # a batch sent on its own; the orchestrator plans a whole mailing up front
+        sha = content_sha256(payload)
+        ctx.ledger.plan([(part, sha) for part in unplanned])
+        entries.update(_entries_for(ctx.ledger, unplanned))
     leftovers = _mark_leftovers_uncertain(ctx.ledger, entries.values())
     todo = [part for part in parts if entries[part].claimable]
     finished = sum(1 for e in entries.values() if e.state not in ("planned", "sending") and not e.claimable)

@@ -1220,6 +1220,11 @@ def send_payload(payload: TelegramPayload, ctx: SendContext, interval: float = P
     return receipt(ctx.ledger, parts, run.notes)
 
 
+# A claim younger than this may belong to a live worker with its request in flight (connect + read
+# timeouts and a margin); older, or its process gone (LedgerEntry.abandoned), it was interrupted.
+CLAIM_IN_FLIGHT_SECONDS = CONNECT_TIMEOUT + READ_TIMEOUT + 5
+
+
 def settle_leftovers(ledger: Ledger, parts: list[tuple[str, str]]) -> dict[str, LedgerEntry]:
     """Entries of this plan, after two checks: a part whose content changed after it left this
     machine is refused, and a part still "sending" (its worker was killed, the request possibly
@@ -1231,6 +1236,9 @@ def settle_leftovers(ledger: Ledger, parts: list[tuple[str, str]]) -> dict[str, 
             raise PermanentError(f"telegram: message {index} changed after it was sent; publish again as a new "
                                  f"publication to post the new version")
         if entry.state == "sending":
+            if not entry.abandoned(CLAIM_IN_FLIGHT_SECONDS):
+                raise TransientError(f"telegram: message {index} is being sent by another worker right now",
+                                     retry_after=CLAIM_IN_FLIGHT_SECONDS)
             ledger.mark_uncertain(part, "the attempt that sent it did not finish (a worker stopped mid-request)")
     return {entry.part: entry for entry in ledger.entries()}
 

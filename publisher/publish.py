@@ -116,8 +116,8 @@ def retry_failed(post_path: str | Path, settings: Settings, channels: Sequence[s
                 ledger.resolve_uncertain(entry.part, entry.remote_id, sent=resolve == "sent")
         ledger.reopen_failed()
         delivery = pressed.store.delivery(pressed.publication_id, name)
-        if delivery.state in ("partial", "failed") and (delivery.pending_tasks or 0) <= 0:
-            pressed.store.set_delivery_state(pressed.publication_id, name, "queued")
+        if delivery.state != "sent":
+            pressed.store.reset_pending_tasks(pressed.publication_id, name)
     return pressed
 
 

@@ -398,6 +398,13 @@ class Store:
                                                    Delivery.channel == channel)
                             .values(pending_tasks=func.coalesce(Delivery.pending_tasks, 0) + count))
 
+    def reset_pending_tasks(self, publication_id: int, channel: str) -> None:
+        """Forget queued tasks (they were lost with a broker that kept nothing): the next press
+        queues the delivery again; a task that does turn up finds its parts settled."""
+        with self.session() as session:
+            session.execute(update(Delivery).where(Delivery.publication_id == publication_id,
+                                                   Delivery.channel == channel).values(pending_tasks=0))
+
     def task_finished(self, publication_id: int, channel: str) -> int:
         """One queued task of this delivery is finished for good; returns how many remain."""
         with self.session() as session:

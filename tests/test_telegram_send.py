@@ -395,11 +395,30 @@ def test_dropped_connection_after_posting_is_uncertain(harness, server):
     assert harness.states() == ["uncertain"]
 
 
+def mark_claimer_dead(harness, part: str) -> None:
+    """Make a claim look like it came from a process on this host that has exited."""
+    import socket
+    import subprocess
+    import sys
+
+    from sqlalchemy import update
+
+    from publisher.store import LedgerRow
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with harness.store.session() as session:
+        session.execute(update(LedgerRow).where(LedgerRow.part == part)
+                        .values(claimed_by=f"{socket.gethostname()}:{finished.stdout.strip()}"))
+
+
 def test_part_left_sending_by_a_killed_worker_is_not_resent(harness, server):
     payload = payload_of("one", "two", "three")
     harness.send(payload_of("one"))  # message 1 is out (same part name and content)
     harness.ledger.plan(ledger_parts(payload))
     assert harness.ledger.claim("call-2-sendMessage") is not None  # the worker died here
+    with pytest.raises(TransientError):  # while its claimer lives, the part is left to it
+        harness.send(payload)
+    mark_claimer_dead(harness, "call-2-sendMessage")
     with pytest.raises(PermanentError) as caught:
         harness.send(payload)
     assert "message 2 may or may not have been posted (the attempt that sent it did not finish" in str(caught.value)
