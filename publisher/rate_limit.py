@@ -4,6 +4,7 @@ expiry of `interval`, so all processes on all machines take turns; in one proces
 clock do the same."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable, Protocol
@@ -11,6 +12,7 @@ from typing import Callable, Protocol
 import redis
 
 KEY_PREFIX = "publisher:pace:"
+log = logging.getLogger(__name__)
 
 
 class Pacer(Protocol):
@@ -48,9 +50,14 @@ class RedisPacer:
             return
         name = KEY_PREFIX + key
         milliseconds = max(1, int(interval * 1000))
-        while not self._redis.set(name, b"1", nx=True, px=milliseconds):
-            wait = self._redis.pttl(name)
-            self._sleep(max(wait, 1) / 1000)
+        try:
+            while not self._redis.set(name, b"1", nx=True, px=milliseconds):
+                wait = self._redis.pttl(name)
+                self._sleep(max(wait, 1) / 1000)
+        except redis.RedisError as exc:
+            # Redis away (restarting): keep this process's own turns rather than fail the send.
+            log.warning("rate limit %s: Redis unavailable (%s); pacing this process alone", key, type(exc).__name__)
+            local_pacer(key, interval)
 
 
 local_pacer = LocalPacer()  # the one of this process

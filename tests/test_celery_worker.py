@@ -104,3 +104,55 @@ def test_sigkill_of_the_worker_mid_run_then_restart(sandbox, env, workers, tmp_p
     assert len({m["rcpt_tos"][0] for m in got["email"]}) == len(got["email"]) <= ACTIVE
     assert result.returncode == 0, result.stdout
     assert_one_of_everything(got, preview_of(tmp_path))
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis of this test's own (append-only file, fsync always), so it can be restarted."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+               "--appendfsync", "always", "--dir", str(tmp_path)]
+
+    def start():
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return process
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    holder = {"process": start()}
+
+    def restart(pause: float):
+        redis.Redis(port=port).shutdown(nosave=False)
+        holder["process"].wait(30)
+        time.sleep(pause)
+        holder["process"] = start()
+
+    yield f"redis://127.0.0.1:{port}/0", restart
+    holder["process"].kill()
+    holder["process"].wait(30)
+
+
+def test_redis_restarted_mid_run(sandbox, env, tmp_path, own_redis):
+    url, restart = own_redis
+    slow = {**env, "PUBLISHER_BROKER_URL": url, "PUBLISHER_X_PAUSE_SECONDS": "0.3"}
+    pool = Workers(slow)
+    try:
+        pool.start()
+        assert run_cli("publish", str(SAMPLE), "--no-wait", env=slow).returncode == 0
+        time.sleep(1.5)  # mid-thread
+        restart(pause=1.0)
+        result = run_cli("publish", str(SAMPLE), env=slow, timeout=300)  # joins and waits
+    finally:
+        pool.stop_all()
+    got = received(sandbox)
+    assert result.returncode == 0, result.stdout
+    assert_one_of_everything(got, preview_of(tmp_path))
