@@ -30,6 +30,7 @@ import shutil
 import signal
 import smtplib
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,6 +68,7 @@ WORKER_READY_SECONDS = 60.0
 WORKER_STOP_SECONDS = 15.0
 PRESS_SECONDS = 600.0  # render and plan; 100k subscribers take well under a minute
 POLL_SECONDS = 0.2
+EXTRA_ROUNDS = 2  # rounds tried beyond --repeat when some fail (e.g. a worker killed from outside)
 SEED_CHUNK = 5_000  # rows per INSERT (SQLite: 5 columns x 5000 stays below 32766 bound variables)
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -119,6 +121,7 @@ class Row:
     n: int
     project_runs: list[ProjectRun] = field(default_factory=list)
     limit_runs: list[LimitRun] = field(default_factory=list)
+    paired_ratios: list[float] = field(default_factory=list)  # project / limit of the same round
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -139,9 +142,8 @@ class Row:
 
     @property
     def ratio(self) -> float | None:
-        if self.project is None or self.limit is None or not self.limit.rate:
-            return None
-        return self.project.rate / self.limit.rate
+        """The median of the rounds' ratios: a round's two runs see the same background load."""
+        return statistics.median(self.paired_ratios) if self.paired_ratios else None
 
 
 # --- processes -------------------------------------------------------------------------------------
@@ -539,10 +541,14 @@ def bench_one(kind: str, n: int, args, sink: Sink, workdir: Path) -> Row:
     """args.repeat rounds of (project run, limit run) back to back, so that both see the same
     background load. A failed round is noted and the next one goes on."""
     row = Row(kind, n)
-    for round_no in range(1, args.repeat + 1):
-        tag = f"{label(kind, n)} round {round_no}/{args.repeat}"
+    done = 0
+    for round_no in range(1, args.repeat + EXTRA_ROUNDS + 1):
+        if done == args.repeat:
+            break
+        tag = f"{label(kind, n)} round {round_no} ({done + 1} of {args.repeat})"
         try:
             bench_round(row, round_no, tag, args, sink, workdir)
+            done += 1
         except (RuntimeError, TimeoutError, OSError) as exc:
             row.notes.append(f"round {round_no} failed: {type(exc).__name__}: {str(exc)[:200]}")
             out.print(f"[red]{tag} failed:[/] {escape(str(exc)[-600:])}")
@@ -573,6 +579,8 @@ def bench_round(row: Row, round_no: int, tag: str, args, sink: Sink, workdir: Pa
         if limit.sent != n or limit.sink_messages != n:
             row.notes.append(f"round {round_no} limit: {limit.sent} sent, the sink counted "
                              f"{limit.sink_messages}, expected {n}")
+    if project and limit and limit.rate:
+        row.paired_ratios.append(project.rate / limit.rate)
     out.print(round_line(tag, project, limit))
 
 
@@ -604,7 +612,7 @@ def cpu_per_email_ms(cpu_seconds: float, sent: int) -> str:
 def results_table(kind: str, rows: list[Row], concurrency: int) -> Table:
     table = Table(title=f"fan-out on {kind}, {concurrency} worker processes, one connection per "
                         "batch; emails/s = N / sending phase")
-    for column in ("N", "press s\nrender+plan", "send s", "project\nemails/s", "limit\nemails/s", "ratio",
+    for column in ("N", "press s\nrender+plan", "send s", "project\nemails/s", "limit\nemails/s", "ratio\n(median)",
                    "CPU ms/email\nproject", "CPU ms/email\nlimit", "press peak\nRSS MiB",
                    "worker peak\nRSS MiB", "notes"):
         table.add_column(column, justify="left" if column == "notes" else "right", overflow="fold")
@@ -632,7 +640,14 @@ def verdicts(rows: list[Row]) -> list[str]:
         lines.append(f"ratio target: not measured (needs N={TARGET_RATIO_AT:,})")
     else:
         met = "MET" if at.ratio >= TARGET_RATIO else "NOT MET"
-        lines.append(f"ratio at {TARGET_RATIO_AT:,}: {at.ratio:.2f} (target >= {TARGET_RATIO}) {met}")
+        rounds = ", ".join(f"{r:.2f}" for r in at.paired_ratios)
+        lines.append(f"ratio at {TARGET_RATIO_AT:,}: {at.ratio:.2f} (rounds {rounds}; target >= {TARGET_RATIO}) {met}")
+        if at.project and at.limit and at.project.sent and at.limit.sent:
+            project_cpu = at.project.worker_cpu_seconds / at.project.sent
+            limit_cpu = at.limit.cpu_seconds / at.limit.sent
+            lines.append(f"client CPU per email at {TARGET_RATIO_AT:,}: project {1000 * project_cpu:.2f} ms, limit "
+                         f"{1000 * limit_cpu:.2f} ms (limit / project {limit_cpu / project_cpu:.2f}; steadier than "
+                         "emails/s on a busy machine)")
     measured = sorted((r for r in rows if r.project), key=lambda r: r.n)
     if len(measured) < 2:
         lines.append("RSS target: needs two sizes")
@@ -650,7 +665,7 @@ def write_json(path: Path, args, rows: dict[str, list[Row]]) -> None:
         return {**dataclasses.asdict(run), "rate": run.rate}
 
     document = {"concurrency": args.concurrency, "batch_size": args.batch_size, "post": args.post.name,
-                "rows": [{"db": row.db, "n": row.n, "ratio": row.ratio, "notes": row.notes,
+                "rows": [{"db": row.db, "n": row.n, "ratio": row.ratio, "paired_ratios": row.paired_ratios, "notes": row.notes,
                           "project_runs": [run_dict(r) for r in row.project_runs],
                           "limit_runs": [run_dict(r) for r in row.limit_runs]}
                          for kind_rows in rows.values() for row in kind_rows]}
