@@ -537,10 +537,11 @@ def bench_env(db_url: str, args, sink: Sink, workdir: Path) -> dict[str, str]:
     return env
 
 
-def bench_one(kind: str, n: int, args, sink: Sink, workdir: Path) -> Row:
+def bench_one(row: Row, args, sink: Sink, workdir: Path) -> None:
     """args.repeat rounds of (project run, limit run) back to back, so that both see the same
-    background load. A failed round is noted and the next one goes on."""
-    row = Row(kind, n)
+    background load. A failed round is noted and the next one goes on. Results go into `row` as
+    they come, so an interrupted N still reports its finished rounds."""
+    kind, n = row.db, row.n
     done = 0
     for round_no in range(1, args.repeat + EXTRA_ROUNDS + 1):
         if done == args.repeat:
@@ -552,7 +553,6 @@ def bench_one(kind: str, n: int, args, sink: Sink, workdir: Path) -> Row:
         except (RuntimeError, TimeoutError, OSError) as exc:
             row.notes.append(f"round {round_no} failed: {type(exc).__name__}: {str(exc)[:200]}")
             out.print(f"[red]{tag} failed:[/] {escape(str(exc)[-600:])}")
-    return row
 
 
 def bench_round(row: Row, round_no: int, tag: str, args, sink: Sink, workdir: Path) -> None:
@@ -718,7 +718,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for kind in args.dbs:
                 for n in args.sizes:
-                    rows[kind].append(bench_one(kind, n, args, sink, workdir))
+                    rows[kind].append(Row(kind, n))
+                    bench_one(rows[kind][-1], args, sink, workdir)
         except KeyboardInterrupt:
             out.print("[yellow]interrupted: stopping what was started[/]")
         if args.json:
