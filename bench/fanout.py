@@ -56,6 +56,7 @@ SITE_URL = "https://bench.example.com"
 SECRET_KEY = "fanout-bench-secret"
 SMTP_SINK = "/usr/sbin/smtp-sink"
 SINK_BACKLOG = 1024
+SINK_SETTLE_SECONDS = 2.0
 SMTP_TIMEOUT_SECONDS = 30.0  # the limit run's socket timeout, as channels.email's read timeout
 
 # The targets of the issue: emails/s at TARGET_RATIO_AT subscribers is at least TARGET_RATIO of
@@ -197,6 +198,14 @@ class Sink:
                 time.sleep(0.05)
         raise RuntimeError("smtp-sink did not answer within 10 s")
 
+    def received_since(self, before: int, expected: int) -> int:
+        """Messages received since the count was `before`, waiting up to SINK_SETTLE_SECONDS for
+        the counter line of the last session to be written."""
+        deadline = time.monotonic() + SINK_SETTLE_SECONDS
+        while self.messages() - before < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages() - before
+
     def messages(self) -> int:
         """Messages received so far (smtp-sink's counter at the last session end or '.')."""
         found = re.findall(rb"mesg=(\d+)", self.log.read_bytes())
@@ -316,7 +325,8 @@ def seed_subscribers(db_url: str, n: int) -> None:
     store = Store(db_url)
     for start in range(0, n, SEED_CHUNK):
         with store.session() as session:
-            session.execute(store.insert(Subscriber), [subscriber_row(i) for i in range(start, min(n, start + SEED_CHUNK))])
+            rows = [subscriber_row(i) for i in range(start, min(n, start + SEED_CHUNK))]
+            session.execute(store.insert(Subscriber), rows)
     store.dispose()
 
 
@@ -441,7 +451,7 @@ def project_run(env: dict[str, str], db_url: str, n: int, args, workdir: Path, s
                       plan_seconds=pressed["first_queued"] - pressed["prepared"],
                       send_seconds=finished - pressed["first_queued"], sent=sent, state=state,
                       press_rss_kib=pressed["rss_kib"], worker_rss_kib=worker_rss,
-                      sink_messages=sink.messages() - before, worker_cpu_seconds=worker_cpu,
+                      sink_messages=sink.received_since(before, sent), worker_cpu_seconds=worker_cpu,
                       sink_cpu_seconds=sink.cpu_seconds() - sink_cpu_before)
 
 
@@ -513,7 +523,7 @@ def limit_run(env: dict[str, str], n: int, args, sink: Sink) -> LimitRun:
         before, sink_cpu_before = sink.messages(), sink.cpu_seconds()
         started = time.time()
         start.set()
-        results = [answers.get(timeout=args.timeout) for _ in processes]
+        results = collect_answers(answers, processes, args.timeout)
     finally:
         for process in processes:
             process.join(5)
@@ -521,8 +531,28 @@ def limit_run(env: dict[str, str], n: int, args, sink: Sink) -> LimitRun:
                 process.kill()
                 process.join()
     return LimitRun(seconds=max(end for _, end, _ in results) - started, sent=sum(s for s, _, _ in results),
-                    connections=len(batches), sink_messages=sink.messages() - before,
-                    cpu_seconds=sum(cpu for _, _, cpu in results), sink_cpu_seconds=sink.cpu_seconds() - sink_cpu_before)
+                    connections=len(batches), sink_messages=sink.received_since(before, n),
+                    cpu_seconds=sum(cpu for _, _, cpu in results),
+                    sink_cpu_seconds=sink.cpu_seconds() - sink_cpu_before)
+
+
+def collect_answers(answers, processes: list, timeout: float) -> list[tuple[int, float, float]]:
+    """One (sent, finished at, CPU seconds) per limit process; fails fast if one of them died."""
+    import queue
+
+    results, deadline = [], time.monotonic() + timeout
+    while len(results) < len(processes):
+        try:
+            results.append(answers.get(timeout=POLL_SECONDS))
+            continue
+        except queue.Empty:
+            pass
+        if any(p.exitcode not in (None, 0) for p in processes):
+            raise RuntimeError("a limit process failed: exit codes "
+                               + ", ".join(str(p.exitcode) for p in processes))
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the limit run did not finish within {timeout:.0f} s")
+    return results
 
 
 # --- one N -----------------------------------------------------------------------------------------
@@ -573,8 +603,9 @@ def bench_round(row: Row, round_no: int, tag: str, args, sink: Sink, workdir: Pa
                 row.notes.append(f"round {round_no} project: {project.sent} sent in the ledger, the sink "
                                  f"counted {project.sink_messages}, expected {n}")
     if not args.skip_limit:
-        with out.status(f"{tag}: limit run (building {n:,} messages, then sending)"):
-            limit = limit_run(env, n, args, sink)
+        # No spinner here: its thread would be running while the limit processes are forked.
+        out.print(f"{tag}: limit run (building {n:,} messages, then sending)")
+        limit = limit_run(env, n, args, sink)
         row.limit_runs.append(limit)
         if limit.sent != n or limit.sink_messages != n:
             row.notes.append(f"round {round_no} limit: {limit.sent} sent, the sink counted "
@@ -665,7 +696,8 @@ def write_json(path: Path, args, rows: dict[str, list[Row]]) -> None:
         return {**dataclasses.asdict(run), "rate": run.rate}
 
     document = {"concurrency": args.concurrency, "batch_size": args.batch_size, "post": args.post.name,
-                "rows": [{"db": row.db, "n": row.n, "ratio": row.ratio, "paired_ratios": row.paired_ratios, "notes": row.notes,
+                "rows": [{"db": row.db, "n": row.n, "ratio": row.ratio, "paired_ratios": row.paired_ratios,
+                          "notes": row.notes,
                           "project_runs": [run_dict(r) for r in row.project_runs],
                           "limit_runs": [run_dict(r) for r in row.limit_runs]}
                          for kind_rows in rows.values() for row in kind_rows]}
