@@ -55,4 +55,7 @@ def run_attempt(task, publication_id: int, channel: str, subscriber_ids: list[in
     except PermanentError as exc:
         error = str(exc)
     remaining = store.task_finished(publication_id, channel)
-    return settle(job, error, final=remaining <= 0).state
+    if remaining > 0:  # other batches still queued: the last one to finish settles the delivery
+        store.set_delivery_state(publication_id, channel, "sending", error=error or None)
+        return "sending"
+    return settle(job, error).state
