@@ -237,10 +237,11 @@ def wait_for(result: PublishResult, settings: Settings, progress: Progress = lam
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         finished = {}
+        rows = {d.channel: d for d in store.deliveries(result.publication_id)}  # a read, no write lock
         for name in queued:
             counts = Ledger(store, result.publication_id, name).counts()
             progress(name, counts.get("sent", 0), sum(counts.values()))
-            delivery = store.delivery(result.publication_id, name)
+            delivery = rows[name]
             if (delivery.pending_tasks or 0) <= 0 and delivery.state in ("sent", "partial", "failed"):
                 finished[name] = ChannelOutcome(name, delivery.state, "live", delivery.sent_parts,
                                                 delivery.total_parts, delivery.last_error or "",
