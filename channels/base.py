@@ -77,6 +77,9 @@ class Receipt:
 
 class Channel(ABC):
     name: ClassVar[str]
+    # False when the platform offers no record to check an uncertain part against (SMTP, the
+    # Telegram Bot API): a person decides "sent" or "resend". True: send() reconciles by itself.
+    reconciles_itself: ClassVar[bool] = True
 
     @abstractmethod
     def render(self, post: Post, settings: Settings) -> Any:

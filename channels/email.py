@@ -28,7 +28,6 @@ import smtplib
 import socket
 import ssl
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass, field
 from email import policy as email_policy
 from email.utils import format_datetime
@@ -43,7 +42,7 @@ from sqlalchemy import select
 
 from channels.base import Channel, PermanentError, Receipt, SendContext, TransientError
 from publisher.config import Settings
-from publisher.ledger import ENTRY_COLUMNS, Ledger, LedgerEntry
+from publisher.ledger import ENTRY_COLUMNS, PERSON_DECISIONS, Ledger, LedgerEntry
 from publisher.rate_limit import local_pacer as _local_pacer
 from publisher.store import LedgerRow, utcnow
 from publisher.subscribers import Subscribers
@@ -250,6 +249,7 @@ def _qp_value(value: str) -> bytes:
 # --- the channel --------------------------------------------------------------------------------
 class EmailChannel(Channel):
     name = "email"
+    reconciles_itself = False  # SMTP keeps no record to check a message against
 
     def render(self, post: Post, settings: Settings) -> EmailPayload:
         options = post.channel_options("email")
@@ -853,7 +853,7 @@ RECONNECTS_PER_BATCH = 1
 PART_PREFIX = "to:"
 ENTRY_READ_CHUNK = 1000  # parts per ledger read (SQLite: ≤ 32766 bound variables per statement)
 DETAIL_EXAMPLES = 3  # server replies quoted per kind in Receipt.detail
-RESOLUTIONS = ("sent", "resend")
+RESOLUTIONS = PERSON_DECISIONS
 
 # RFC 5321 4.2.2: 550 mailbox unavailable, 551 user not local, 553 mailbox name not allowed. Only a
 # "no such address" reason makes a bounce (RFC 3463 3.2: enhanced status 5.1.x); a 550 for policy

@@ -824,6 +824,7 @@ def visible_length(text: str) -> int:
 
 class TelegramChannel(Channel):
     name = "telegram"
+    reconciles_itself = False  # the Bot API cannot read a channel's history
 
     def __init__(self, message_limit: int = MESSAGE_LIMIT, caption_limit: int = CAPTION_LIMIT,
                  send_interval: float | None = None, timeout: tuple[float, float] | None = None):
@@ -920,7 +921,6 @@ READ_TIMEOUT = 30.0
 PER_CHAT_INTERVAL = 1.0
 # Public chats have post links of this form; private ones have none a follower can open.
 POST_LINK = "https://t.me/{username}/{message_id}"
-RESOLVE_DECISIONS = ("sent", "resend")
 
 log = logging.getLogger(__name__)
 
@@ -1305,13 +1305,7 @@ def resolve_uncertain(ctx: SendContext, decision: str) -> list[str]:
     """Settle this delivery's uncertain parts after a person checked the channel (the CLI's
     `--resolve`): "sent" marks them sent (no message id is known), "resend" makes them claimable
     so the next send() posts them. Returns the parts settled."""
-    if decision not in RESOLVE_DECISIONS:
-        raise ValueError(f"decision must be one of {RESOLVE_DECISIONS}, got {decision!r}")
-    settled = []
-    for entry in ctx.ledger.entries(state="uncertain"):
-        ctx.ledger.resolve_uncertain(entry.part, remote_id=None, sent=decision == "sent")
-        settled.append(entry.part)
-    return settled
+    return ctx.ledger.settle_uncertain(decision)
 
 
 CHANNEL = TelegramChannel()

@@ -2,14 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import time
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Optional
 
-import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table

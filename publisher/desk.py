@@ -28,12 +28,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sys
 import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 from flask import (
@@ -41,11 +40,10 @@ from flask import (
     session, url_for,
 )
 
-from channels.base import SendContext
 from channels.registry import CHANNELS
 from publisher.config import SECRET_FIELDS, Settings
 from publisher.errors import InputError
-from publisher.ledger import Ledger
+from publisher.ledger import PERSON_DECISIONS, Ledger
 from publisher.post import Post, load_post
 from publisher.preview import Rendered, channel_views, render_all
 from publisher.publish import post_sha256, press_in_background, retry_failed
@@ -64,7 +62,6 @@ SUBSCRIBERS_PER_PAGE = 50
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # a 20 MB CSV holds several hundred thousand addresses
 MIN_SECRET_CHARS = 4  # shorter "secrets" are not masked: they would blot out ordinary words
 CSRF_FIELD, CSRF_HEADER = "csrf_token", "X-CSRF-Token"
-RESOLVE_DECISIONS = ("sent", "resend")
 DESK_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "same-origin",
@@ -361,18 +358,6 @@ def expected_parts(views: dict, active_subscribers: int, settings: Settings) -> 
     }
 
 
-def uncertain_resolver(name: str) -> Callable[[SendContext, str], Any] | None:
-    """The channel's own way to settle uncertain parts on an editor's word ("sent" | "resend"):
-    a method of the channel or a module function. Channels without one reconcile by themselves
-    (X searches the account's own posts) when sent again."""
-    channel = CHANNELS[name]
-    method = getattr(channel, "resolve_uncertain", None)
-    if callable(method):
-        return method
-    function = getattr(sys.modules.get(type(channel).__module__), "resolve_uncertain", None)
-    return function if callable(function) else None
-
-
 def channel_card(name: str, entry: ShelfEntry, publication: Publication | None, expected: tuple[int, str],
                  settings: Settings, store: Store) -> dict:
     post = entry.post
@@ -407,7 +392,7 @@ def channel_card(name: str, entry: ShelfEntry, publication: Publication | None, 
             row["error"] = ""  # the card shows it already
     card["retry"] = state in ("failed", "partial")
     if state == "uncertain":
-        card["reconcile"] = "decide" if uncertain_resolver(name) else "auto"
+        card["reconcile"] = "auto" if CHANNELS[name].reconciles_itself else "decide"
     return card
 
 
@@ -648,11 +633,11 @@ def reconcile(slug: str) -> Any:
     the editor checks the platform and says "sent" or "resend"; any other channel reconciles with
     the platform's own record (X: the account's posts) when pressed again."""
     entry, name = shelf_entry_or_404(slug), _channel_from_form()
-    if uncertain_resolver(name) is None:
+    if CHANNELS[name].reconciles_itself:
         return _reopen(entry, name, None)
     decision = request.form.get("decision", "")
-    if decision not in RESOLVE_DECISIONS:
-        return answer(400, f"decision must be one of {', '.join(RESOLVE_DECISIONS)}")
+    if decision not in PERSON_DECISIONS:
+        return answer(400, f"decision must be one of {', '.join(PERSON_DECISIONS)}")
     return _reopen(entry, name, decision)
 
 

@@ -32,6 +32,10 @@ PLAN_CHUNK = 1000
 # A plan this large refreshes PostgreSQL's statistics before anyone claims (see plan()).
 ANALYZE_AFTER_ROWS = 2000
 CLAIM_CHUNK = 1000
+# What a person may decide about a part the platform cannot confirm.
+PERSON_DECISIONS = ("sent", "resend")
+# A claim older than this is presumed abandoned even when its claimer ran on another host.
+STALE_CLAIM_SECONDS = 300.0
 # PostgreSQL may pick one of two claimers as a deadlock victim; the claim is simply repeated.
 DEADLOCK_RETRIES = 5
 RETRIABLE_PG_CODES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
@@ -273,6 +277,16 @@ class Ledger:
         with self.store.read_session() as session:
             counts.update({state: number for state, number in session.execute(query)})
         return counts
+
+    def settle_uncertain(self, decision: str, stale_after: float = STALE_CLAIM_SECONDS) -> list[str]:
+        """A person checked the platform: "sent" marks every uncertain part (and every part its
+        claimer abandoned) sent, "resend" makes them claimable. Returns the parts settled."""
+        if decision not in PERSON_DECISIONS:
+            raise ValueError(f"decision must be one of {PERSON_DECISIONS}, got {decision!r}")
+        settle = self.entries("uncertain") + [e for e in self.entries("sending") if e.abandoned(stale_after)]
+        for entry in settle:
+            self.resolve_uncertain(entry.part, entry.remote_id, sent=decision == "sent")
+        return [entry.part for entry in settle]
 
     def reopen_failed(self) -> int:
         """An operator's retry: every failed part (retryable or not) becomes claimable again."""

@@ -112,8 +112,7 @@ def retry_failed(post_path: str | Path, settings: Settings, channels: Sequence[s
     for name in channels or CHANNELS:
         ledger = Ledger(pressed.store, pressed.publication_id, name)
         if resolve:
-            for entry in ledger.entries("uncertain") + [e for e in ledger.entries("sending") if e.abandoned(0)]:
-                ledger.resolve_uncertain(entry.part, entry.remote_id, sent=resolve == "sent")
+            ledger.settle_uncertain(resolve)
         ledger.reopen_failed()
         delivery = pressed.store.delivery(pressed.publication_id, name)
         if delivery.state != "sent":

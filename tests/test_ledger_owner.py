@@ -39,3 +39,17 @@ def test_columns_added_since_a_database_was_created_are_migrated(tmp_path):
     ledger = Ledger(store, pub.id, "email")
     ledger.plan([("to:a@example.com", "h")])
     assert ledger.claim("to:a@example.com").claimed_by
+
+
+def test_a_person_settles_uncertain_and_abandoned_parts_but_not_a_live_claim(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    pub = store.get_or_create_publication("s", "0" * 64, "T")
+    ledger = Ledger(store, pub.id, "telegram")
+    ledger.plan([("a", "1"), ("b", "2"), ("c", "3")])
+    ledger.claim("a")
+    ledger.mark_uncertain("a", "timeout")
+    ledger.claim("b")  # claimed by this live process, moments ago
+    assert ledger.settle_uncertain("resend") == ["a"]
+    assert ledger.entry("a").claimable and ledger.entry("b").state == "sending"
+    assert ledger.settle_uncertain("sent", stale_after=0) == ["b"]  # older than the limit: abandoned
+    assert ledger.entry("b").state == "sent"
