@@ -56,3 +56,24 @@ def pg_url():
     with admin.begin() as connection:
         connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+def claim_as_dead_worker(ledger, part: str):
+    """Claim `part` the way a worker on this host does, then make that worker a process that has
+    ended: what a SIGKILL between the claim and the outcome leaves in the ledger."""
+    import socket
+    import subprocess
+
+    from sqlalchemy import update
+
+    from publisher.store import LedgerRow
+
+    entry = ledger.claim(part)
+    assert entry is not None, f"{part} could not be claimed"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with ledger.store.session() as session:
+        session.execute(update(LedgerRow).where(LedgerRow.publication_id == ledger.publication_id,
+                                                LedgerRow.channel == ledger.channel, LedgerRow.part == part)
+                        .values(claimed_by=f"{socket.gethostname()}:{gone.pid}"))
+    return entry

@@ -11,10 +11,10 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from channels.wechat import (
-    CHANNEL, CONTENT_CHAR_LIMIT, DIGEST_LIMIT, TITLE_LIMIT, WechatArticle, image_format,
-    truncate_at_boundary,
-)
+from channels.wechat.article import WechatArticle, truncate_at_boundary
+from channels.wechat.channel import CHANNEL
+from channels.wechat.checks import image_format
+from channels.wechat.limits import CONTENT_CHAR_LIMIT, DIGEST_LIMIT, TITLE_LIMIT
 from publisher.config import load_settings
 from publisher.markdown import html_links, inline_text, walk
 from publisher.post import load_post, parse_post

@@ -6,7 +6,7 @@ Control endpoints (on every stand-in, under /_sandbox/):
 - POST /_sandbox/reset           -> forget requests, faults and stored state
 - POST /_sandbox/faults          -> {"rules": [FaultRule fields...]} replaces the fault plan
 A fault rule: {"match": "<substring of path>", "kind": "429"|"500"|"502"|"503"|"timeout"|"drop"|
-"expire_token", "times": N (default 1; 0 = unlimited), "ratio": p (0..1, seeded; default 1),
+"expire_token"|"slow" (WeChat: wait `delay`, then answer normally), "times": N (default 1; 0 = unlimited), "ratio": p (0..1, seeded; default 1),
 "retry_after": seconds, "delay": seconds (timeout), "after": true (the request is processed and
 stored first, then the fault answers: the "may have been accepted" case)}.
 """
@@ -22,7 +22,7 @@ from typing import Any, Callable
 from flask import Flask, Response, jsonify, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-FAULT_KINDS = frozenset({"429", "500", "502", "503", "timeout", "drop", "expire_token"})
+FAULT_KINDS = frozenset({"429", "500", "502", "503", "timeout", "drop", "expire_token", "slow"})
 
 
 @dataclass

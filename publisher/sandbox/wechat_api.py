@@ -302,6 +302,9 @@ def _install_platform_hooks(app: Flask, state: WeChatState) -> None:
 
 
 def _fault_before(state: WeChatState, rule: FaultRule) -> Response | None:
+    if rule.kind == "slow":  # a platform that takes its time, then acts on the call as usual
+        time.sleep(rule.delay)
+        return None
     if rule.kind == "expire_token":
         _expire_tokens(state)
         return None

@@ -1,0 +1,96 @@
+"""Checks: what draft/add would refuse, found before anything is sent.
+
+draft/add: https://developers.weixin.qq.com/doc/offiaccount/Draft_Box/Add_draft.html
+images: https://developers.weixin.qq.com/doc/offiaccount/Asset_Management/Adding_Permanent_Assets.html
+"""
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from channels.wechat.article import WechatArticle
+from channels.wechat.limits import (
+    AUTHOR_LIMIT,
+    BODY_IMAGE_CONVERTIBLE_FORMATS,
+    BODY_IMAGE_FORMATS,
+    CONTENT_BYTE_LIMIT,
+    CONTENT_CHAR_LIMIT,
+    CONTENT_SOURCE_URL_BYTE_LIMIT,
+    COVER_IMAGE_CONVERTIBLE_FORMATS,
+    COVER_IMAGE_FORMATS,
+    DIGEST_LIMIT,
+    IMAGE_FORMAT_QUERY_KEYS,
+    KNOWN_IMAGE_EXTENSIONS,
+    TITLE_LIMIT,
+)
+
+
+def image_format(url: str) -> str | None:
+    """The image format named by a URL (extension, or a CDN's format parameter); None if unknown."""
+    parts = urlsplit(url)
+    extension = PurePosixPath(unquote(parts.path)).suffix.lower().lstrip(".")
+    if extension in KNOWN_IMAGE_EXTENSIONS:
+        return "jpg" if extension == "jpeg" else extension
+    query = parse_qs(parts.query)
+    for key in IMAGE_FORMAT_QUERY_KEYS:
+        value = (query.get(key) or [""])[0].lower()
+        if value in KNOWN_IMAGE_EXTENSIONS:
+            return "jpg" if value == "jpeg" else value
+    return None
+
+
+def article_problems(article: WechatArticle) -> list[str]:
+    problems = []
+    if len(article.title) > TITLE_LIMIT:
+        problems.append(f"The title is {len(article.title)} characters; WeChat allows at most {TITLE_LIMIT} "
+                        "(draft/add answers 45003). Shorten it or set channels.wechat.title.")
+    if len(article.author) > AUTHOR_LIMIT:
+        problems.append(f"The author is {len(article.author)} characters; WeChat allows at most "
+                        f"{AUTHOR_LIMIT}. Shorten it or set channels.wechat.author.")
+    if len(article.digest) > DIGEST_LIMIT:
+        problems.append(f"The digest is {len(article.digest)} characters; WeChat allows at most "
+                        f"{DIGEST_LIMIT} (draft/add answers 45004). Shorten channels.wechat.digest.")
+    chars, size = len(article.content), len(article.content.encode("utf-8"))
+    if chars >= CONTENT_CHAR_LIMIT:
+        problems.append(f"The article HTML is {chars:,} characters; WeChat takes fewer than "
+                        f"{CONTENT_CHAR_LIMIT:,} (draft/add answers 45002). Shorten the post.")
+    if size >= CONTENT_BYTE_LIMIT:
+        problems.append(f"The article HTML is {size:,} bytes; WeChat takes less than "
+                        f"{CONTENT_BYTE_LIMIT:,} (draft/add answers 45002). Shorten the post.")
+    if not article.thumb:
+        problems.append("There is no cover image; WeChat requires one for a news article "
+                        "(thumb_media_id). Set coverImage in the front matter.")
+    else:
+        problems.extend(_cover_problems(article.thumb))
+    for url in article.images:
+        problems.extend(_body_image_problems(url))
+    url_size = len(article.content_source_url.encode("utf-8"))
+    if url_size > CONTENT_SOURCE_URL_BYTE_LIMIT:
+        problems.append(f"The 阅读原文 link (content_source_url) is {url_size:,} bytes; WeChat allows at "
+                        f"most {CONTENT_SOURCE_URL_BYTE_LIMIT:,}.")
+    return problems
+
+
+def _body_image_problems(url: str) -> list[str]:
+    if urlsplit(url).scheme not in ("http", "https"):
+        return [f"Body image {_short(url)} is not an http(s) URL, so it cannot be fetched and uploaded "
+                "to WeChat."]
+    fmt = image_format(url)
+    if fmt in BODY_IMAGE_FORMATS or fmt in BODY_IMAGE_CONVERTIBLE_FORMATS:
+        return []
+    named = f"is {fmt.upper()}" if fmt else "has no recognisable image format in its URL"
+    return [f"Body image {_short(url)} {named}; WeChat's uploadimg takes only JPG or PNG under 1 MB "
+            "(WebP and GIF are converted). Use a .jpg or .png image."]
+
+
+def _cover_problems(url: str) -> list[str]:
+    fmt = image_format(url)
+    if fmt in COVER_IMAGE_FORMATS or fmt in COVER_IMAGE_CONVERTIBLE_FORMATS:
+        return []
+    named = f"is {fmt.upper()}" if fmt else "has no recognisable image format in its URL"
+    return [f"The cover image {_short(url)} {named}; WeChat covers must be JPG, PNG, GIF or BMP up to "
+            "10 MB. Use a .jpg or .png cover."]
+
+
+def _short(url: str, limit: int = 80) -> str:
+    return url if len(url) <= limit else url[: limit - 1] + "…"
