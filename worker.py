@@ -34,8 +34,7 @@ def make_app(broker_url: str | None = None) -> Celery:
         worker_prefetch_multiplier=1,  # a batch waits in the queue, not behind a busy worker
         task_queues=(Queue("social"), Queue("email")),
         task_default_queue="social",
-        task_routes={"publisher.deliver_email_batch": {"queue": "email"},
-                     "publisher.deliver_channel": {"queue": "social"}},
+        # Each task is sent to its channel's queue (Channel.queue): email on "email", the rest on "social".
         broker_transport_options=redis_transport_options(),
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,

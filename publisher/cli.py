@@ -147,9 +147,11 @@ def worker(
 
 
 def _check_channels(channel: list[str]) -> None:
-    unknown = [c for c in channel if c not in ("email", "x", "telegram", "wechat")]
+    from channels.registry import CHANNELS
+
+    unknown = [c for c in channel if c not in CHANNELS]
     if unknown:
-        raise InputError("--channel", f"unknown channel {unknown[0]!r}; expected email, x, telegram or wechat")
+        raise InputError("--channel", f"unknown channel {unknown[0]!r}; expected one of {', '.join(CHANNELS)}")
 
 
 def _print_sandbox_receipts(running) -> None:

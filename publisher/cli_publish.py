@@ -14,7 +14,7 @@ from publisher.config import Settings, load_settings
 out = Console()
 EXAMPLE_SUBSCRIBERS = Path(__file__).resolve().parent.parent / "examples" / "subscribers.csv"
 
-STATE_STYLE = {"sent": "green", "partial": "yellow", "failed": "red", "refused": "red", "uncertain": "magenta",
+STATE_STYLE = {"sent": "green", "partial": "yellow", "failed": "red", "blocked": "red", "uncertain": "magenta",
                "outbox": "cyan", "disabled": "dim", "retrying": "yellow", "sending": "blue", "queued": "dim"}
 
 

@@ -5,18 +5,19 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
 from publisher.config import load_settings
 from publisher.errors import InputError
-from publisher.store import SUBSCRIBER_STATUSES, Store
-from publisher.subscribers import Subscribers
+from publisher.states import SUBSCRIBER_STATUSES
+
+if TYPE_CHECKING:
+    from publisher.subscribers import Subscribers
 
 app = typer.Typer(help="Manage the subscriber list.", no_args_is_help=True, add_completion=False)
 EXIT_NOTHING_TAKEN = 1
@@ -37,6 +38,8 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """One line on stderr and a non-zero exit for a person's mistake; never a traceback."""
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError  # imported with the command, not with `--help`
+
         try:
             return command(*args, **kwargs)
         except InputError as exc:
@@ -47,7 +50,10 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _open() -> Subscribers:
+def _open() -> "Subscribers":
+    from publisher.store import Store
+    from publisher.subscribers import Subscribers
+
     settings = load_settings()
     return Subscribers(Store(settings.db_url), settings)
 

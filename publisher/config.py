@@ -28,10 +28,12 @@ class Settings:
     max_post_bytes: int = 1_000_000
     outbox_dir: str = "outbox"
     image_proxy: str = ""  # fetch post images through {image_proxy}?url=... (a cache, or the sandbox)
-    retry_max_attempts: int = 5
     retry_base_seconds: float = 1.0
     retry_cap_seconds: float = 300.0
     read_timeout_seconds: float = 0.0  # HTTP read timeout for platform APIs; 0 = each channel's default
+    # Transient failures are retried with backoff for this long without progress, then given up.
+    retry_for_seconds: float = 1800.0
+    journal_dir: str = ""  # per-message marks of email sends (publisher.journal); default beside the state
 
     # email
     email_from: str = "Newsletter <newsletter@example.com>"
@@ -44,6 +46,7 @@ class Settings:
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_security: str = "none"  # none | starttls | ssl
+    smtp_utf8: bool = False  # the relay offers SMTPUTF8 (RFC 6531): non-ASCII local parts may be imported
     smtp_max_per_second: float = 0.0  # the relay's rate limit; 0 = as fast as it accepts
 
     # x

@@ -33,7 +33,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from flask import (
     Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request,
@@ -41,11 +40,12 @@ from flask import (
 )
 
 from channels.registry import CHANNELS
-from publisher.config import SECRET_FIELDS, Settings
+from publisher.config import Settings
 from publisher.errors import InputError
 from publisher.ledger import PERSON_DECISIONS, Ledger
 from publisher.post import Post, load_post
 from publisher.preview import Rendered, channel_views, render_all
+from publisher.secrets import redact
 from publisher.publish import post_sha256, press_in_background, retry_failed
 from publisher.status import DESK_ACTIVE_STATES, delivery_detail, latest_publication
 from publisher.store import SUBSCRIBER_STATUSES, Publication, Store
@@ -56,11 +56,10 @@ desk = Blueprint("desk", __name__)
 
 ASSETS = {"desk.css": "text/css", "preview.css": "text/css", "desk.js": "text/javascript",
           "preview.js": "text/javascript"}
-CHANNEL_TITLES = {"email": "Email", "x": "X thread", "telegram": "Telegram", "wechat": "WeChat"}
+CHANNEL_TITLES = {name: channel.title or name for name, channel in CHANNELS.items()}
 POST_SUFFIXES = (".md", ".markdown")
 SUBSCRIBERS_PER_PAGE = 50
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # a 20 MB CSV holds several hundred thousand addresses
-MIN_SECRET_CHARS = 4  # shorter "secrets" are not masked: they would blot out ordinary words
 CSRF_FIELD, CSRF_HEADER = "csrf_token", "X-CSRF-Token"
 DESK_HEADERS = {
     "Cache-Control": "no-store",
@@ -292,70 +291,28 @@ def shelf_entry_or_404(slug: str) -> ShelfEntry:
 
 # -- status ----------------------------------------------------------------------------------------
 
-def secret_values(settings: Settings) -> list[str]:
-    values = []
-    for name in SECRET_FIELDS:
-        value = str(getattr(settings, name, "") or "")
-        if len(value) >= MIN_SECRET_CHARS:
-            values += [value, quote(value, safe="")]
-    return sorted(set(values), key=len, reverse=True)
-
-
-def redact(text: str | None, settings: Settings) -> str:
-    """The text with every secret setting (as written or URL-encoded) replaced by ***."""
-    text = text or ""
-    for value in secret_values(settings):
-        text = text.replace(value, "***")
-    return text
-
-
 def part_rows(channel: str, entries: list, expected: int) -> list[dict]:
-    """The ledger parts of one channel as a person reads them: tweet k/N with its link, Telegram
-    message ids, the WeChat draft and publish steps; for email only the recipients that are not
-    sent (a list of thousands of "sent" says nothing)."""
+    """The ledger parts of one channel as a person reads them (Channel.describe_part); parts not
+    worth a row once sent (an image upload, one of thousands of recipients) only while unsent."""
+    describe = CHANNELS[channel].describe_part
     rows = []
     for entry in entries:
-        if entry.state == "sent" and (channel == "email" or channel == "x" and entry.part.startswith("media-")):
+        view = describe(entry.part, expected)
+        if entry.state == "sent" and not view.listed_when_sent:
             continue
         url = entry.remote_url or ""
-        rows.append({"label": _part_label(channel, entry.part, expected), "state": entry.state,
+        rows.append({"label": view.label, "counted": view.counted, "state": entry.state,
                      "remote_id": entry.remote_id or "", "url": url if url.startswith(("https://", "http://")) else "",
-                     "id_text": ("message id " if channel == "telegram" else "") + (entry.remote_id or ""),
+                     "id_text": (view.id_label + " " if view.id_label and entry.remote_id else "") + (entry.remote_id or ""),
                      "error": entry.last_error or ""})
     return rows
 
 
-def _part_label(channel: str, part: str, expected: int) -> str:
-    if channel == "email":
-        return part.removeprefix("to:")
-    if channel == "x":
-        if part.startswith("tweet-"):
-            return f"tweet {part.removeprefix('tweet-')}/{expected}"
-        return "image for tweet " + part.split("-")[1] if part.startswith("media-") else part
-    if channel == "telegram" and part.startswith("call-"):
-        _, index, method = (part.split("-", 2) + ["", ""])[:3]
-        kind = "photo + caption" if method == "sendPhoto" else "message"
-        return f"{kind} {index}/{expected}" if index.isdigit() else part
-    if channel == "wechat":
-        if part.startswith("image:"):
-            return "body image upload"
-        if part.startswith("cover"):
-            return "cover image upload"
-        if part.startswith("draft-update"):
-            return "draft update"
-        return {"draft": "draft in the draft box", "publish": "publish"}.get(part, part)
-    return part
-
-
-def expected_parts(views: dict, active_subscribers: int, settings: Settings) -> dict[str, tuple[int, str]]:
+def expected_parts(rendered, active_subscribers: int, settings: Settings) -> dict[str, tuple[int, str]]:
     """What a press will send, per channel: (count, words) before anything was sent."""
-    draft = "draft, then published" if settings.wechat_publish == "publish" else "draft in the draft box"
-    return {
-        "email": (active_subscribers, f"one email to each of {active_subscribers} active subscribers"),
-        "x": (len(views["tweets"]), f"a thread of {len(views['tweets'])} posts"),
-        "telegram": (len(views["calls"]), f"{len(views['calls'])} messages to the channel"),
-        "wechat": (1, f"one article: {draft}"),
-    }
+    plans = {name: CHANNELS[name].plan_summary(rendered.payloads[name], settings, active_subscribers)
+             for name in CHANNELS}
+    return {name: (plan.count, plan.words) for name, plan in plans.items()}
 
 
 def channel_card(name: str, entry: ShelfEntry, publication: Publication | None, expected: tuple[int, str],
@@ -384,8 +341,8 @@ def channel_card(name: str, entry: ShelfEntry, publication: Publication | None, 
     if detail["delivery_state"] == "retrying":
         note = "retrying after a temporary failure"
     card.update(state=state, note=note, sent=sent, total=total, rows=rows, attempts=detail["attempts"],
-                seconds=detail["seconds"], link=(detail["remote_urls"] or [""])[0] if name != "wechat" else "",
-                error=redact(detail["last_error"], settings) if state != "sent" else "")
+                seconds=detail["seconds"], link=_first_link(detail["remote_urls"]),
+                error=redact(detail["last_error"] or "", settings) if state != "sent" else "")
     for row in card["rows"]:
         row["error"] = redact(row["error"], settings)
         if row["error"] and row["error"] in card["error"]:
@@ -396,10 +353,15 @@ def channel_card(name: str, entry: ShelfEntry, publication: Publication | None, 
     return card
 
 
+def _first_link(urls: list[str]) -> str:
+    return next((u for u in urls if u.startswith(("https://", "http://"))), "")
+
+
 def _progress(name: str, detail: dict, rows: list[dict], expected: int) -> tuple[int, int]:
-    if name == "x":
-        tweets = [r for r in rows if r["label"].startswith("tweet ")]
-        return sum(r["state"] == "sent" for r in tweets), len(tweets) or expected
+    """Counted parts sent / counted parts (steps such as image uploads are not counted)."""
+    if len(detail["entries"]) == detail["total_parts"] and any(not r["counted"] for r in rows):
+        counted = [r for r in rows if r["counted"]]
+        return sum(r["state"] == "sent" for r in counted), len(counted) or expected
     return detail["sent_parts"], detail["total_parts"] or expected
 
 
@@ -421,9 +383,8 @@ def overall_state(cards: list[dict], publication: Publication | None) -> str:
 def post_status(entry: ShelfEntry) -> dict:
     """Every channel's card and the post's overall state: what the status panel and JSON show."""
     settings, store, subscribers, shelf = _app_parts()
-    views = channel_views(shelf.rendered(entry))
     publication = latest_publication(store, entry.slug)
-    expected = expected_parts(views, subscribers.count()["active"], settings)
+    expected = expected_parts(shelf.rendered(entry), subscribers.count()["active"], settings)
     cards = [channel_card(name, entry, publication, expected[name], settings, store) for name in CHANNELS]
     overall = overall_state(cards, publication)
     changed = publication is not None and publication.post_sha256 != post_sha256(entry.path)

@@ -8,7 +8,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from channels.base import Channel, Receipt, SendContext
+from channels.base import BatchedChannel, Channel, Receipt, Recipient, SendContext
 from channels.registry import CHANNELS
 from publisher.config import Settings
 from publisher.ledger import ANALYZE_AFTER_ROWS, Ledger
@@ -20,7 +20,7 @@ IN_PROGRESS = ("planned", "sending")
 
 @dataclass
 class ChannelOutcome:
-    """How one channel stands after a press. `where`: live, queued, outbox, refused, disabled, skipped."""
+    """How one channel stands after a press. `where`: see publisher.states.Where."""
 
     channel: str
     state: str
@@ -77,7 +77,6 @@ def recipients_by_id(job: Job, subscriber_ids: Sequence[int]) -> list:
     """The email Recipients among these subscribers that are still active now."""
     from sqlalchemy import select
 
-    from channels.email import Recipient
     from publisher import subscribers
     from publisher.store import Subscriber
 
@@ -95,12 +94,11 @@ def plan_mailing(job: Job) -> list[list[int]]:
     """Plan one ledger part per active subscriber (idempotent); the id batches to send.
     A part is named by the address alone, so the batch read here is enough: the unsubscribe
     tokens are signed at send time (recipients_by_id), not for planning."""
-    from channels.email import address_parts
     from publisher import subscribers
 
-    batches, ledger = [], Ledger(job.store, job.publication_id, "email")
+    batches, ledger = [], Ledger(job.store, job.publication_id, job.name)
     for batch in subscribers.active_recipients(job.store, job.settings.email_batch_size):
-        ledger.plan(address_parts(job.payload, (s.email for s in batch)))
+        ledger.plan(job.channel.recipient_parts(job.payload, (s.email for s in batch)))
         batches.append([s.id for s in batch])
     if job.store.dialect == "postgresql" and sum(map(len, batches)) >= ANALYZE_AFTER_ROWS:
         # Each plan() above is one batch, below Ledger.plan's own ANALYZE threshold; without fresh
@@ -113,7 +111,7 @@ def plan_mailing(job: Job) -> list[list[int]]:
 def attempt(job: Job, ctx: SendContext, subscriber_ids: Sequence[int] | None = None) -> Receipt:
     """One call of the channel's send (or, for email, send_batch of these subscribers).
     Raises TransientError / UncertainError / PermanentError as the channel does."""
-    if job.name == "email":
+    if isinstance(job.channel, BatchedChannel):
         return job.channel.send_batch(job.payload, ctx, recipients_by_id(job, subscriber_ids or []))
     return job.channel.send(job.payload, ctx)
 
@@ -124,9 +122,17 @@ def settle(job: Job, error: str = "", *, final: bool = True) -> ChannelOutcome:
     ledger = Ledger(job.store, job.publication_id, job.name)
     counts = ledger.counts()
     total, sent = sum(counts.values()), counts.get("sent", 0)
-    entries = ledger.entries("sent") if job.name != "email" else []
-    remote_ids = [e.remote_id for e in entries if e.remote_id]
-    remote_urls = [e.remote_url for e in entries if e.remote_url]
+    remote_ids: list[str] = []
+    remote_urls: list[str] = []
+    shown_total, shown_sent = total, sent
+    if not isinstance(job.channel, BatchedChannel):
+        # People count what the channel sends (tweets, messages, the article), not its steps
+        # (image uploads): the CLI, status and the desk say the same numbers.
+        counted = [e for e in ledger.entries() if job.channel.describe_part(e.part, total).counted]
+        sent_counted = [e for e in counted if e.state == "sent"]
+        shown_total, shown_sent = len(counted), len(sent_counted)
+        remote_ids = [e.remote_id for e in sent_counted if e.remote_id]
+        remote_urls = [e.remote_url for e in sent_counted if e.remote_url]
     if sent == total:
         state = "sent"
     elif not final:
@@ -136,6 +142,6 @@ def settle(job: Job, error: str = "", *, final: bool = True) -> ChannelOutcome:
     detail = "" if state == "sent" else error or ", ".join(
         f"{n} {s}" for s, n in sorted(counts.items()) if s != "sent" and n)
     job.store.set_delivery_state(job.publication_id, job.name, state, error=detail or None,
-                                 total_parts=total, sent_parts=sent, failed_parts=total - sent,
+                                 total_parts=shown_total, sent_parts=shown_sent, failed_parts=shown_total - shown_sent,
                                  remote_ids=remote_ids[-100:], remote_urls=remote_urls[-100:])
-    return ChannelOutcome(job.name, state, "live", sent, total, detail, remote_ids, remote_urls)
+    return ChannelOutcome(job.name, state, "live", shown_sent, shown_total, detail, remote_ids, remote_urls)

@@ -121,6 +121,8 @@ class Ledger:
         self.store = store
         self.publication_id = publication_id
         self.channel = channel
+        # Parts this object recorded as sent: whether an attempt made progress, without a query.
+        self.sent_marks = 0
 
     def __repr__(self) -> str:
         return f"Ledger(publication_id={self.publication_id}, channel={self.channel!r})"
@@ -205,11 +207,13 @@ class Ledger:
         """The platform accepted the part. Recorded whatever the row said before: it is the truth."""
         self._settle([part], state="sent", retryable=False, remote_id=remote_id, remote_url=remote_url,
                      last_error=None, overwrite_sent=True)
+        self.sent_marks += 1
 
     def mark_sent_many(self, parts: Sequence[str]) -> None:
         for chunk in _chunks(_unique(parts), CLAIM_CHUNK):
             self._settle(chunk, state="sent", retryable=False, last_error=None, overwrite_sent=True,
                          check=False)
+            self.sent_marks += len(chunk)
 
     def mark_failed(self, part: str, error: str, retryable: bool = False) -> None:
         """The platform refused the part or could not be reached. Retryable failures may be

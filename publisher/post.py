@@ -15,12 +15,14 @@ from markdown_it.tree import SyntaxTreeNode
 
 from publisher.config import Settings
 from publisher.errors import PostError
+from publisher.language import detect, is_cjk
 from publisher.markdown import inline_text, parse_body
 
 KNOWN_KEYS = frozenset({
     "title", "date", "slug", "category", "tags", "summary", "coverImage", "cover_image",
-    "url", "author", "channels",
+    "url", "author", "channels", "lang", "language", "locale",
 })
+LANGUAGE_KEYS = ("lang", "language", "locale")
 CHANNEL_NAMES = ("email", "x", "telegram", "wechat")
 
 
@@ -40,6 +42,13 @@ class Post:
     author: str | None = None
     channels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)  # unknown front matter, kept
+    # A language tag ("zh", "en-GB", "ja"): front matter lang/language/locale, else detected from
+    # the text once (publisher.language); every channel's words and splitting follow it.
+    language: str = "en"
+
+    @property
+    def cjk(self) -> bool:
+        return is_cjk(self.language)
 
     def channel_options(self, name: str) -> Mapping[str, Any]:
         return self.channels.get(name, {})
@@ -142,6 +151,7 @@ def parse_post(text: str, *, name: str, settings: Settings, default_slug: str = 
         author=_text_field(meta, "author", name),
         channels=_channels_field(meta.get("channels"), name),
         extra=MappingProxyType({k: v for k, v in meta.items() if k not in KNOWN_KEYS}),
+        language=_language_field(meta, name) or detect(title + "\n" + body),
     )
 
 
@@ -184,6 +194,16 @@ def _text_field(meta: dict, key: str, name: str) -> str | None:
         raise PostError(f"{name}, field '{key}'", f"expected text, got {_kind(value)}")
     value = str(value).strip()
     return value or None
+
+
+def _language_field(meta: dict, name: str) -> str | None:
+    for key in LANGUAGE_KEYS:
+        value = _text_field(meta, key, name)
+        if value:
+            if not re.fullmatch(r"[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*", value):
+                raise PostError(f"{name}, field '{key}'", f"expected a language tag like en, zh-CN or ja, got {value!r}")
+            return value.replace("_", "-")
+    return None
 
 
 def _kind(value: object) -> str:

@@ -10,7 +10,6 @@ from typing import Any
 
 from channels.registry import CHANNELS
 from publisher.config import Settings
-from publisher.markdown import is_mostly_cjk
 from publisher.post import Post
 from templates import environment
 
@@ -57,7 +56,7 @@ def channel_views(rendered: Rendered) -> dict:
     return {
         "post": rendered.post, "problems": rendered.problems, "tweets": tweets, "calls": calls,
         "wechat": views["wechat"], "email": views["email"],
-        "lang": "zh" if is_mostly_cjk(rendered.post.title + rendered.post.body[:2000]) else "en",
+        "lang": rendered.post.language,
     }
 
 

@@ -16,9 +16,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
-from channels.base import Channel, PermanentError, TransientError, UncertainError
+from channels.base import BatchedChannel, Channel, PermanentError, TransientError, UncertainError
 from channels.registry import CHANNELS
 from publisher.config import Settings
 from publisher.jobs import ChannelOutcome, Job, attempt, plan_mailing, settle
@@ -27,6 +27,9 @@ from publisher.post import Post, load_post
 from publisher.preview import Rendered, render_all
 from publisher.retry import RetryPolicy
 from publisher.store import Store
+
+if TYPE_CHECKING:
+    from publisher.ledger import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -148,14 +151,14 @@ def _run_logged(pressed: Pressed, settings: Settings, force: bool) -> None:
 
 def gate(channel: Channel, rendered: Rendered, settings: Settings, store: Store,
          publication_id: int, force: bool) -> ChannelOutcome | None:
-    """The outcome for a channel that is not to be sent now (disabled, refused by its checks,
+    """The outcome for a channel that is not to be sent now (disabled, blocked by its checks,
     without credentials, already sent), or None when it should be sent."""
     name, post = channel.name, rendered.post
     if not post.channel_enabled(name):
         return ChannelOutcome(name, "disabled", "disabled", detail="channels." + name + ".enabled is false")
     problems = rendered.problems[name]
     if problems and not force:
-        return ChannelOutcome(name, "refused", "refused",
+        return ChannelOutcome(name, "blocked", "blocked",
                               detail="; ".join(problems) + " (fix the post, or publish with --force)")
     if not channel.configured(settings):
         folder = write_outbox(channel, rendered.payloads[name], post, settings, store)
@@ -179,11 +182,11 @@ def publish_channel(
     name = channel.name
     job = Job(settings, store, publication_id, channel, rendered.post, rendered.payloads[name])
     ctx = job.context(progress=lambda done, total: progress(name, done, total), sleep=sleep)
-    if name != "email":
-        return settle(job, deliver_with_retries(job, lambda: attempt(job, ctx), ctx.sleep))
+    if not isinstance(channel, BatchedChannel):
+        return settle(job, deliver_with_retries(job, lambda: attempt(job, ctx), ctx.sleep, ctx.ledger))
     errors = []
     for batch in plan_mailing(job):
-        error = deliver_with_retries(job, lambda: attempt(job, ctx, batch), ctx.sleep)
+        error = deliver_with_retries(job, lambda: attempt(job, ctx, batch), ctx.sleep, ctx.ledger)
         if error:
             errors.append(error)
     return settle(job, "; ".join(dict.fromkeys(errors))[:2000])
@@ -209,7 +212,7 @@ def enqueue(pressed: Pressed, settings: Settings, *, force: bool = False,
             outcomes.append(ChannelOutcome(name, delivery.state, "queued", detail="already queued by an earlier press"))
             continue
         job = Job(settings, store, pub, channel, pressed.rendered.post, pressed.rendered.payloads[name])
-        if name == "email":
+        if isinstance(channel, BatchedChannel):
             batches = plan_mailing(job)
             if not batches:
                 outcomes.append(settle(job))
@@ -217,11 +220,11 @@ def enqueue(pressed: Pressed, settings: Settings, *, force: bool = False,
             store.add_pending_tasks(pub, name, len(batches))
             store.set_delivery_state(pub, name, "queued")
             for batch in batches:
-                tasks.deliver_email_batch.apply_async((pub, batch))
+                tasks.deliver_batch.apply_async((pub, name, batch), queue=channel.queue)
         else:
             store.add_pending_tasks(pub, name, 1)
             store.set_delivery_state(pub, name, "queued")
-            tasks.deliver_channel.apply_async((pub, name))
+            tasks.deliver_channel.apply_async((pub, name), queue=channel.queue)
         outcomes.append(ChannelOutcome(name, "queued", "queued"))
     return PublishResult(pressed.rendered.post, pub, outcomes)
 
@@ -251,20 +254,27 @@ def wait_for(result: PublishResult, settings: Settings, progress: Progress = lam
         time.sleep(poll_seconds)
 
 
-def deliver_with_retries(job: Job, attempt_once: Callable, sleep: Callable[[float], None]) -> str:
-    """Attempt until finished, retrying transient and uncertain outcomes with backoff (the
-    in-process twin of the Celery task's retry). Returns the error that ended it, or ""."""
+def deliver_with_retries(job: Job, attempt_once: Callable, sleep: Callable[[float], None],
+                         ledger: "Ledger | None" = None) -> str:
+    """Attempt until finished, retrying transient and uncertain outcomes with backoff until the
+    retry budget passes without progress (the in-process twin of the Celery task's retry).
+    `ledger` is the one the attempts record into: what it marks sent counts as progress.
+    Returns the error that ended it, or ""."""
     store, pub, name = job.store, job.publication_id, job.name
     policy = RetryPolicy.from_settings(job.settings)
-    attempt_no = 0
+    attempt_no, failing_since = 0, None
     while True:
         attempt_no += 1
+        marks_before = ledger.sent_marks if ledger is not None else 0
         store.set_delivery_state(pub, name, "sending")
         try:
             receipt = attempt_once()
         except (TransientError, UncertainError) as exc:
-            if policy.gives_up_after(attempt_no):
-                return f"gave up after {attempt_no} attempts: {exc}"
+            now = time.time()
+            if failing_since is None or (ledger is not None and ledger.sent_marks > marks_before):
+                failing_since = now
+            if policy.gives_up(failing_since, now):
+                return policy.gave_up_text(failing_since, exc, now)
             store.set_delivery_state(pub, name, "retrying", error=str(exc))
             sleep(policy.delay(attempt_no, getattr(exc, "retry_after", None)))
             continue

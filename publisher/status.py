@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
 
@@ -30,15 +31,16 @@ def publication_status(settings: Settings, post_path: Path | None) -> list[dict]
             report.append({
                 "slug": pub.post_slug, "title": pub.title, "generation": pub.generation,
                 "publication_id": pub.id, "created_at": pub.created_at,
-                "channels": [_delivery_dict(store, pub.id, d) for d in deliveries],
+                "channels": [_delivery_dict(store, pub.id, d, pub.source_name or pub.post_slug) for d in deliveries],
             })
     return report
 
 
-def _delivery_dict(store: Store, publication_id: int, d: Delivery) -> dict:
-    counts = {s: n for s, n in Ledger(store, publication_id, d.channel).counts().items() if n}
+def _delivery_dict(store: Store, publication_id: int, d: Delivery, source: str = "POST") -> dict:
+    ledger = Ledger(store, publication_id, d.channel)
+    counts = {s: n for s, n in ledger.counts().items() if n}
     seconds = (d.finished_at - d.started_at).total_seconds() if d.finished_at and d.started_at else None
-    return {
+    return {**uncertain_parts(ledger, counts, source),
         "channel": d.channel, "state": d.state, "attempts": d.attempts, "parts": counts,
         "sent_parts": counts.get("sent", 0), "total_parts": sum(counts.values()),
         "remote_ids": list(d.remote_ids or [])[-10:], "remote_urls": list(d.remote_urls or [])[-10:],
@@ -47,12 +49,31 @@ def _delivery_dict(store: Store, publication_id: int, d: Delivery) -> dict:
     }
 
 
+UNCERTAIN_LISTED = 100
+
+
+def uncertain_parts(ledger: Ledger, counts: dict[str, int], source: str) -> dict:
+    """The parts a person may have to settle, named as people name them, and how to settle them."""
+    if not counts.get("uncertain"):
+        return {"uncertain": [], "settle_with": None}
+    from channels.registry import CHANNELS
+
+    channel = CHANNELS.get(ledger.channel)
+    total = sum(counts.values())
+    entries = ledger.entries("uncertain")[:UNCERTAIN_LISTED]
+    named = [channel.describe_part(e.part, total).label if channel else e.part for e in entries]
+    reconciles = channel is not None and channel.reconciles_itself
+    return {"uncertain": named,
+            "settle_with": None if reconciles else f"publisher retry {source} --channel {ledger.channel} "
+                                                   "--resolve sent|resend"}
+
+
 def status_tables(report: list[dict]) -> list[Table]:
     from publisher.cli_publish import STATE_STYLE
 
     tables = []
     for pub in report:
-        table = Table(title=f"{pub['title']} ({pub['slug']}, press {pub['generation']})")
+        table = Table(title=escape(f"{pub['title']} ({pub['slug']}, press {pub['generation']})"))
         for column in ("channel", "state", "attempts", "parts", "remote", "last error", "time"):
             table.add_column(column, overflow="fold")
         for ch in pub["channels"]:
@@ -61,8 +82,14 @@ def status_tables(report: list[dict]) -> list[Table]:
             parts = f"{ch['sent_parts']}/{ch['total_parts']} sent" + (f" ({others})" if others else "")
             remote = (ch["remote_urls"] or ch["remote_ids"] or [""])[-1]
             took = f"{ch['seconds']:.1f}s" if ch["seconds"] is not None else ""
-            table.add_row(ch["channel"], f"[{style}]{ch['state']}[/]", str(ch["attempts"]), parts, remote,
-                          ch["last_error"] or "", took)
+            error = ch["last_error"] or ""
+            if ch["uncertain"]:
+                shown = ", ".join(ch["uncertain"][:5]) + (" …" if len(ch["uncertain"]) > 5 else "")
+                error = (error + "; " if error else "") + f"uncertain: {shown}"
+                if ch["settle_with"]:
+                    error += f" (check the platform, then `{ch['settle_with']}`)"
+            table.add_row(ch["channel"], f"[{style}]{ch['state']}[/]", str(ch["attempts"]), parts,
+                          escape(remote), escape(error), took)
         tables.append(table)
     return tables
 

@@ -1,29 +1,6 @@
 """The status store: publications, deliveries, the publish ledger, subscribers and shared caches.
 
-Status glossary (the only words for state; say them the same way in code, logs, CLI and desk)
-
-Ledger parts (one row per tweet, Telegram call, WeChat upload/draft, email recipient):
-- planned:   written down before any attempt; nothing has left this machine for this part.
-- sending:   claimed by one worker, whose request may be in flight right now. A part that stays
-             in "sending" (a killed worker) may already have been accepted by the platform: it is
-             reconciled, never simply sent again.
-- sent:      the platform's API accepted it (returned success, usually with an id). Final.
-- failed:    the platform refused it or we could not reach it. `retryable` says whether it may
-             be claimed again (a transient failure) or is final (a permanent one).
-- uncertain: the request may or may not have been accepted (read timeout, 5xx after sending).
-             Reconciled against stored ids or the platform's own record before any resend.
-
-Deliveries (one row per publication and channel):
-- queued:   created, no worker has started it.
-- sending:  a worker is sending its parts.
-- sent:     every part is sent.
-- partial:  some parts are sent, the others failed or are uncertain.
-- failed:   nothing was sent and the channel gave up (or a permanent error stopped it).
-- retrying: a transient error; another attempt is scheduled.
-
-Words to avoid: "delivered" (we never know that a mailbox or a follower received anything;
-"sent" means accepted by the platform API), "done"/"ok"/"success" for a state, "pending"
-(say planned or queued), "error" as a state (say failed).
+State words and their meaning: publisher.states (the glossary).
 
 SQLite (the default, one file) runs in WAL mode with a busy timeout; write transactions start
 with BEGIN IMMEDIATE so two processes never deadlock upgrading a read lock. PostgreSQL runs
@@ -53,10 +30,7 @@ from publisher.errors import ConfigError
 
 DEFAULT_DB_URL = "sqlite:///publisher.db"
 
-LEDGER_STATES = ("planned", "sending", "sent", "failed", "uncertain")
-DELIVERY_STATES = ("queued", "sending", "sent", "partial", "failed", "retrying")
-DELIVERY_FINISHED_STATES = frozenset({"sent", "partial", "failed"})
-SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
+from publisher.states import DELIVERY_FINISHED_STATES, DELIVERY_STATES, LEDGER_STATES, SUBSCRIBER_STATUSES  # noqa: E402,F401
 
 # How long a SQLite writer waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000

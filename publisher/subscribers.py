@@ -1,110 +1,32 @@
 """Subscribers: validated addresses, CSV import, and signed unsubscribe tokens.
 
 Statuses: active (receives the newsletter), unsubscribed (asked to stop; never resubscribed
-silently), bounced (the address refused mail). Addresses are stored normalised: NFC, lowercase,
-domain as Unicode (IDN) labels; `smtp_address` gives the ASCII (punycode) form for SMTP.
+silently), bounced (the address refused mail). Addresses follow publisher.addresses, the grammar
+the mailing sends with.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-import idna
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import delete, func, or_, select
 
+from publisher.addresses import InvalidAddress, normalize_email, smtp_address  # noqa: F401 (re-exported)
 from publisher.config import Settings
 from publisher.errors import InputError
 from publisher.store import SUBSCRIBER_STATUSES, Store, Subscriber, utcnow
 
-# RFC 5321 4.5.3.1.1 / 4.5.3.1.3: local part <= 64 octets, a path <= 256 including "<>".
-MAX_LOCAL_PART = 64
-MAX_ADDRESS = 254
-MAX_DOMAIN = 253  # RFC 1035 2.3.4, without the trailing dot
 MAX_NAME = 200
 UNSUBSCRIBE_SALT = "unsubscribe"
 IMPORT_CHUNK = 500
 CSV_DELIMITERS = (",", ";", "\t")  # spreadsheets in many locales export ";" or tabs
 EMAIL_COLUMN, NAME_COLUMN, STATUS_COLUMN = "email", "name", "status"
-
-ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
-DOT_ATOM = re.compile(rf"{ATEXT}+(?:\.{ATEXT}+)*\Z")  # RFC 5322 3.2.3
-QUOTED_STRING = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"\Z')  # RFC 5322 3.2.4
-LDH_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")  # RFC 1035 2.3.1 + RFC 3696 2
-
-
-class InvalidAddress(ValueError):
-    """Why an address is not usable, in words a person understands."""
-
-
-def normalize_email(raw: str) -> str:
-    """The canonical form of an RFC 5322 addr-spec, or InvalidAddress saying what is wrong."""
-    address = unicodedata.normalize("NFC", (raw or "").strip())
-    if not address:
-        raise InvalidAddress("empty address")
-    if "@" not in address:
-        raise InvalidAddress("no @ in the address")
-    if address.startswith("<") or address.endswith(">"):
-        raise InvalidAddress("expected a bare address like reader@example.com, without <>")
-    local, domain = address.rsplit("@", 1)
-    local = _check_local_part(local)
-    ascii_domain, unicode_domain = _check_domain(domain)
-    if len(local) + 1 + len(ascii_domain) > MAX_ADDRESS:
-        raise InvalidAddress(f"longer than {MAX_ADDRESS} characters")
-    return f"{local.lower()}@{unicode_domain}"
-
-
-def _check_local_part(local: str) -> str:
-    if not local:
-        raise InvalidAddress("nothing before the @")
-    if not local.isascii():
-        raise InvalidAddress("non-ASCII characters before the @ are not supported")
-    if len(local) > MAX_LOCAL_PART:
-        raise InvalidAddress(f"the part before the @ is longer than {MAX_LOCAL_PART} characters")
-    if local.startswith('"'):
-        if not QUOTED_STRING.match(local):
-            raise InvalidAddress("badly quoted text before the @")
-        return local
-    if not DOT_ATOM.match(local):
-        if ".." in local or local.startswith(".") or local.endswith("."):
-            raise InvalidAddress("a dot at the start or end of the name, or two dots in a row")
-        bad = sorted({ch for ch in local if not re.match(ATEXT, ch) and ch != "."})
-        raise InvalidAddress(f"characters not allowed before the @: {' '.join(repr(ch) for ch in bad)}")
-    return local
-
-
-def _check_domain(domain: str) -> tuple[str, str]:
-    if not domain:
-        raise InvalidAddress("nothing after the @")
-    if domain.startswith("["):
-        raise InvalidAddress("IP address literals are not accepted; use a domain name")
-    if any(ch.isspace() for ch in domain):
-        raise InvalidAddress("spaces in the domain")
-    try:
-        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
-        unicode_domain = idna.decode(ascii_domain)
-    except (idna.IDNAError, UnicodeError) as exc:
-        raise InvalidAddress(f"not a valid domain name ({exc})") from None
-    labels = ascii_domain.split(".")
-    if len(labels) < 2:
-        raise InvalidAddress("the domain needs a dot, like example.com")
-    if len(ascii_domain) > MAX_DOMAIN or not all(LDH_LABEL.match(label) for label in labels):
-        raise InvalidAddress("not a valid domain name")
-    if labels[-1].isdigit():
-        raise InvalidAddress("the domain ends in a number; expected a name like .com")
-    return ascii_domain, unicode_domain
-
-
-def smtp_address(email: str) -> str:
-    """The address with its domain in ASCII (punycode), as an SMTP server without SMTPUTF8 wants."""
-    local, domain = email.rsplit("@", 1)
-    return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
 
 
 def clean_name(raw: str | None) -> str:
@@ -197,7 +119,7 @@ def _header(text: str, where: str) -> tuple[str, list[str]]:
                      "expected columns email[,name][,status]")
 
 
-def parse_subscriber_csv(path: Path) -> tuple[list[_ImportRow], list[BadLine], list[str]]:
+def parse_subscriber_csv(path: Path, smtputf8: bool = False) -> tuple[list[_ImportRow], list[BadLine], list[str]]:
     """Good rows, bad lines (with reasons) and ignored column names. File-level problems raise."""
     where = str(path)
     text = _read_csv_text(path)
@@ -218,7 +140,7 @@ def parse_subscriber_csv(path: Path) -> tuple[list[_ImportRow], list[BadLine], l
             start, line = line, reader.line_num + 1
             if not any(cell.strip() for cell in cells):
                 continue
-            row = _parse_row(start, cells, names, bad)
+            row = _parse_row(start, cells, names, bad, smtputf8)
             if row is None:
                 continue
             if row.email in first_seen:
@@ -232,7 +154,8 @@ def parse_subscriber_csv(path: Path) -> tuple[list[_ImportRow], list[BadLine], l
     return rows, bad, ignored
 
 
-def _parse_row(line: int, cells: list[str], names: list[str], bad: list[BadLine]) -> _ImportRow | None:
+def _parse_row(line: int, cells: list[str], names: list[str], bad: list[BadLine],
+               smtputf8: bool = False) -> _ImportRow | None:
     values = dict(zip(names, cells))
     raw_email = values.get(EMAIL_COLUMN, "")
     if len(cells) > len(names):
@@ -241,7 +164,7 @@ def _parse_row(line: int, cells: list[str], names: list[str], bad: list[BadLine]
         return None
     status = (values.get(STATUS_COLUMN) or "").strip().lower() or None
     try:
-        email = normalize_email(raw_email)
+        email = normalize_email(raw_email, smtputf8=smtputf8)
         name = clean_name(values.get(NAME_COLUMN))
     except InvalidAddress as exc:
         bad.append(BadLine(line, str(exc), raw_email))
@@ -269,7 +192,7 @@ class Subscribers:
         """Add or update one address. Someone who unsubscribed (or bounced) stays so unless
         `resubscribe` is given. An invalid address raises InputError naming it."""
         try:
-            address, name = normalize_email(email), clean_name(name)
+            address, name = normalize_email(email, smtputf8=self.settings.smtp_utf8), clean_name(name)
         except InvalidAddress as exc:
             raise InputError(f"email {email!r}", str(exc)) from None
         with self.store.session() as session:
@@ -284,7 +207,7 @@ class Subscribers:
         a file that cannot be read as UTF-8 CSV with an email column raises one InputError.
         Importing the same file twice changes nothing the second time."""
         path = Path(path)
-        rows, bad, ignored = parse_subscriber_csv(path)
+        rows, bad, ignored = parse_subscriber_csv(path, self.settings.smtp_utf8)
         report = ImportReport(path=str(path), bad=bad, ignored_columns=ignored)
         for start in range(0, len(rows), IMPORT_CHUNK):
             self._import_chunk(rows[start:start + IMPORT_CHUNK], report)
@@ -336,7 +259,7 @@ class Subscribers:
 
     def get(self, email: str) -> Subscriber | None:
         try:
-            address = normalize_email(email)
+            address = normalize_email(email, smtputf8=True)
         except InvalidAddress:
             return None
         with self.store.read_session() as session:

@@ -8,6 +8,7 @@ Like Gmail it refuses a message without a valid Message-ID (550 5.7.1, end of DA
 Scriptable faults (`set_faults`, or POST /_sandbox/faults on `make_http_app`):
 - temporary_next=N, temporary_code=451|421: the next N messages are refused at the end of DATA
   (421 also closes the connection, as servers do);
+- temporary_ratio=p: besides those, each message is refused so with probability p (seeded);
 - temporary_recipients=[...]: those recipients get temporary_code at RCPT (451, or 421 + close);
 - permanent_recipients=[...]: those recipients get 550 5.1.1 at RCPT (smtplib returns them in the
   refused dict, or raises SMTPRecipientsRefused when every recipient is refused);
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import email
 import hmac
+import random
 import logging
 import re
 import threading
@@ -60,6 +62,7 @@ DISCONNECT_STAGES = ("mail", "data")
 @dataclass(frozen=True)
 class SMTPFaults:
     temporary_next: int = 0
+    temporary_ratio: float = 0.0
     temporary_code: int = 451
     temporary_recipients: frozenset[str] = frozenset()
     permanent_recipients: frozenset[str] = frozenset()
@@ -81,6 +84,8 @@ class SMTPFaults:
             raise ValueError(f"temporary_code must be 421 or 451, not {plan.temporary_code!r}")
         if plan.disconnect_stage not in DISCONNECT_STAGES:
             raise ValueError(f"disconnect_stage must be one of {DISCONNECT_STAGES}, not {plan.disconnect_stage!r}")
+        if not 0 <= plan.temporary_ratio <= 1:
+            raise ValueError("temporary_ratio must be between 0 and 1")
         if plan.temporary_next < 0 or plan.disconnect_times < 0 or (plan.disconnect_after or 0) < 0:
             raise ValueError("counts must be >= 0")
         return plan
@@ -125,6 +130,7 @@ class SandboxSMTP:
         self._messages: list[dict[str, Any]] = []
         self._faults = SMTPFaults()
         self._temporary_fired = 0
+        self._rng = random.Random(7)
         self._drops = 0
         self._plan_epoch = 0  # bumped by set_faults/reset: connections count messages per plan
         self._connections = 0
@@ -236,7 +242,8 @@ class SandboxSMTP:
     def _claims_temporary_refusal(self) -> str | None:
         with self._lock:
             if self._temporary_fired >= self._faults.temporary_next:
-                return None
+                if not self._faults.temporary_ratio or self._rng.random() >= self._faults.temporary_ratio:
+                    return None
             self._temporary_fired += 1
             return TEMPORARY_MESSAGE_REPLIES[self._faults.temporary_code]
 
@@ -357,13 +364,17 @@ def message_summary(entry: dict[str, Any], index: int) -> dict[str, Any]:
 
 
 def make_http_app(smtp: SandboxSMTP) -> Flask:
-    """GET /_sandbox/messages, GET /_sandbox/messages/<i>/raw, POST /_sandbox/reset, POST /_sandbox/faults."""
+    """GET /_sandbox/messages, GET /_sandbox/count, GET /_sandbox/messages/<i>/raw, POST /_sandbox/reset, POST /_sandbox/faults."""
     app = quiet_app(__name__)
     app.extensions["sandbox"] = smtp
 
     @app.get("/_sandbox/messages")
     def messages():
         return jsonify({"messages": [message_summary(entry, i) for i, entry in enumerate(smtp.messages)]})
+
+    @app.get("/_sandbox/count")
+    def count():
+        return jsonify({"messages": len(smtp.messages)})
 
     @app.get("/_sandbox/messages/<int:index>/raw")
     def raw_message(index: int):

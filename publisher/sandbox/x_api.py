@@ -441,8 +441,21 @@ def _timeline(store: XStore, user_id: str) -> dict[str, Any]:
     return body
 
 
+_LINK = re.compile(r"https?://\S+")
+
+
+def _as_x_shows(tweet: dict[str, Any]) -> str:
+    """A post's text as X answers reads: &, < and > escaped, every link a t.co link, and one more
+    t.co link for attached media (https://developer.x.com/en/docs/x-api/data-dictionary/object-model/tweet)."""
+    text = _LINK.sub(lambda m: "https://t.co/" + hashlib.sha256(m.group(0).encode()).hexdigest()[:10], tweet["text"])
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if tweet["media_ids"]:
+        text += f" https://t.co/m{tweet['id'][-9:]}"
+    return text
+
+
 def _public_tweet(tweet: dict[str, Any], wanted: set[str], store: XStore) -> dict[str, Any]:
-    public = {"id": tweet["id"], "text": tweet["text"], "edit_history_tweet_ids": tweet["edit_history_tweet_ids"]}
+    public = {"id": tweet["id"], "text": _as_x_shows(tweet), "edit_history_tweet_ids": tweet["edit_history_tweet_ids"]}
     reply_to, media_ids = tweet["in_reply_to_tweet_id"], tweet["media_ids"]
     optional = {
         "author_id": tweet["author_id"],
