@@ -96,6 +96,8 @@ class Channel(ABC):
     reconciles_itself: ClassVar[bool] = True
     # The queue its tasks run on: a long mailing must never delay the thread.
     queue: ClassVar[str] = "social"
+    # Keys a post may set under `channels.<name>:`; any other key is a mistake the editor is told of.
+    options: ClassVar[frozenset[str]] = frozenset({"enabled"})
 
     @abstractmethod
     def render(self, post: Post, settings: Settings) -> Any:

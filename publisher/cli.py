@@ -10,10 +10,14 @@ from typing import Callable, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from publisher.config import load_settings
 from publisher.errors import InputError
+
+# waitress refuses larger request bodies with 413 before the app reads them (CSV uploads included).
+MAX_REQUEST_BODY_BYTES = 20 * 1024 * 1024
 
 app = typer.Typer(
     help="Write one Markdown post, publish it once: HTML email, X thread, Telegram post, WeChat article.\n\n"
@@ -77,22 +81,31 @@ def preview(
 @user_errors
 def publish(
     post: Path = typer.Argument(..., help="The Markdown post to publish."),
-    force: bool = typer.Option(False, "--force", help="Publish channels whose checks list problems."),
-    again: bool = typer.Option(False, "--again", help="Republish deliberately: every channel is sent afresh."),
+    force: bool = typer.Option(False, "--force", help="Also send channels whose checks list problems, as they are."),
+    ready_only: bool = typer.Option(False, "--ready-only", help="Send the channels without problems; leave the "
+                                    "blocked ones for a later press."),
+    again: bool = typer.Option(False, "--again", help="A deliberate new round for the channels pressed (all, or "
+                               "those named with --channel): they are sent afresh; the others are not."),
     channel: list[str] = typer.Option([], "--channel", "-c", help="Only this channel (repeatable)."),
     sandbox: bool = typer.Option(False, "--sandbox", help="Start the loopback stand-ins of every platform for "
-                                 "this run and publish to them: nothing leaves the machine."),
+                                 "this run and publish to them, with the sandbox's own state: nothing leaves "
+                                 "the machine and the live state is not touched."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before a live send."),
     no_wait: bool = typer.Option(False, "--no-wait", help="With a broker: queue the work and return at once."),
 ) -> None:
     """Publish once to every enabled channel; pressing again sends nothing new.
 
-    With PUBLISHER_BROKER_URL the work is queued for `publisher worker`s; without, it runs here.
-    Channels without credentials go to the outbox folder. Exit 0 only when every channel is sent
-    (or written to the outbox)."""
+    All or nothing: when any channel's checks find a problem nothing is sent (exit 2) unless
+    --ready-only or --force says otherwise. On a terminal a live press shows its plan and asks first.
+    With PUBLISHER_BROKER_URL the work is queued for `publisher worker`s (exit 3 when none takes it);
+    without, it runs here. Channels without credentials go to the outbox folder. Exit 0 only when
+    every channel is sent (or written to the outbox)."""
     from publisher.cli_publish import press_and_report
 
     settings = load_settings()
     _check_channels(channel)
+    if force and ready_only:
+        raise InputError("--force/--ready-only", "choose one: --force sends everything, --ready-only only what is ready")
     if sandbox:
         from publisher.cli_publish import sandbox_settings, seed_example_subscribers
         from publisher.sandbox.run import start_sandbox
@@ -101,11 +114,14 @@ def publish(
             settings = sandbox_settings(settings, running)
             seeded = seed_example_subscribers(settings)
             if seeded:
-                out.print(f"sandbox: added {seeded} example subscribers from examples/subscribers.csv")
-            ok = press_and_report(post, settings, force=force, again=again, channels=channel, wait=True)
+                out.print(f"sandbox: added {seeded} example subscribers to the sandbox's own list")
+            ok = press_and_report(post, settings, force=force, again=again, channels=channel, wait=True,
+                                  ready_only=ready_only)
             _print_sandbox_receipts(running)
     else:
-        ok = press_and_report(post, settings, force=force, again=again, channels=channel, wait=not no_wait)
+        ask = not yes and sys.stdin.isatty() and sys.stdout.isatty()
+        ok = press_and_report(post, settings, force=force, again=again, channels=channel, wait=not no_wait,
+                              ready_only=ready_only, ask=ask)
     raise typer.Exit(0 if ok else 1)
 
 
@@ -127,7 +143,8 @@ def retry(
     if resolve not in (None, "sent", "resend"):
         raise InputError("--resolve", f"expected 'sent' or 'resend', got {resolve!r}")
     retry_failed(post, settings, channel, resolve)
-    ok = press_and_report(post, settings, force=False, again=False, channels=channel, wait=not no_wait)
+    ok = press_and_report(post, settings, force=False, again=False, channels=channel, wait=not no_wait,
+                          ready_only=True)
     raise typer.Exit(0 if ok else 1)
 
 
@@ -173,14 +190,22 @@ def _print_sandbox_receipts(running) -> None:
 def status(
     post: Optional[Path] = typer.Argument(None, help="The post (its slug finds the publication); all when omitted."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    sandbox: bool = typer.Option(False, "--sandbox", help="The sandbox's own state (publish --sandbox)."),
 ) -> None:
     """Where every channel stands: state, attempts, parts, remote ids/URLs, last error, timings."""
-    from publisher.status import publication_status, status_tables
+    from publisher.status import publication_status, state_exists, status_tables
 
     settings = load_settings()
+    if sandbox:
+        from publisher.cli_publish import sandbox_state
+
+        settings = sandbox_state(settings)
     report = publication_status(settings, post)
     if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    elif not state_exists(settings.db_url):
+        out.print(f"Nothing published yet: no state at {escape(settings.db_url.removeprefix('sqlite:///'))} "
+                  f"({'sandbox' if settings.sandbox else 'live'}).", highlight=False)
     else:
         for table in status_tables(report):
             out.print(table)
@@ -215,13 +240,14 @@ def sandbox(
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(8, "--workers", "-w", min=1, max=256, help="Requests served at once (threads)."),
+    dev: bool = typer.Option(False, "--dev", help="Werkzeug's development server (auto-reload-free, verbose "
+                             "errors off) instead of the production server (waitress)."),
 ) -> None:
-    """Run the web app: the editors' desk (login: PUBLISHER_DESK_PASSWORD) and the public
-    unsubscribe endpoints (one-click, RFC 8058)."""
+    """Run the web app with a production WSGI server (waitress): the editors' desk (login:
+    PUBLISHER_DESK_PASSWORD) and the public unsubscribe endpoints (one-click, RFC 8058)."""
     import dataclasses
     import secrets
-
-    from werkzeug.serving import run_simple
 
     from publisher.store import Store
     from publisher.web import create_app
@@ -243,7 +269,16 @@ def serve(
     out.print(f"serving on http://{host}:{port}/ (desk: http://{host}:{port}/posts, posts from "
               f"{Path(settings.content_dir).resolve()}; unsubscribe links: {settings.site_url}/unsubscribe/<token>)",
               highlight=False)
-    run_simple(host, port, create_app(settings, Store(settings.db_url)), threaded=True)
+    application = create_app(settings, Store(settings.db_url))
+    if dev:
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, application, threaded=True)
+        return
+    import waitress
+
+    waitress.serve(application, host=host, port=port, threads=workers, ident="publisher",
+                   max_request_body_size=MAX_REQUEST_BODY_BYTES, _quiet=True)
 
 
 def main() -> None:  # pragma: no cover - console script entry

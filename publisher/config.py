@@ -19,14 +19,28 @@ SECRET_FIELDS = frozenset({
 })
 
 
+def state_dir(env: dict[str, str] | None = None) -> Path:
+    """Where the default state lives: $PUBLISHER_HOME, else the user's data folder (XDG), so every
+    press of a post finds the same ledger from any folder."""
+    env = os.environ if env is None else env
+    if env.get("PUBLISHER_HOME"):
+        return Path(env["PUBLISHER_HOME"]).expanduser()
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "share")
+    return Path(base).expanduser() / "publisher"
+
+
+def default_db_url(env: dict[str, str] | None = None, sandbox: bool = False) -> str:
+    return f"sqlite:///{state_dir(env) / ('sandbox.db' if sandbox else 'state.db')}"
+
+
 @dataclass(frozen=True)
 class Settings:
     site_url: str = "https://example.com"
     timezone: str = "UTC"
-    db_url: str = "sqlite:///publisher.db"
+    db_url: str = ""  # "" = default_db_url(): one state per user, whatever the current folder
     secret_key: str = "dev-secret-change-me"
     max_post_bytes: int = 1_000_000
-    outbox_dir: str = "outbox"
+    outbox_dir: str = ""  # "" = the outbox folder beside the default state
     image_proxy: str = ""  # fetch post images through {image_proxy}?url=... (a cache, or the sandbox)
     retry_base_seconds: float = 1.0
     retry_cap_seconds: float = 300.0
@@ -75,6 +89,11 @@ class Settings:
 
     # desk / broker
     broker_url: str = ""
+    # Names of the settings given by the environment or the file (not defaults): a live send refuses
+    # to go out on a default readers would see (an example.com site, an example sender).
+    explicit: frozenset = frozenset()
+    sandbox: bool = False  # this run publishes to the loopback stand-ins (set by --sandbox, not by hand)
+    worker_wait_seconds: float = 30.0  # a press with a broker says so when no worker starts its work by then
     desk_password: str = ""
     content_dir: str = "."
 
@@ -94,6 +113,8 @@ class Settings:
             out[f.name] = ("***" if value else "") if f.name in SECRET_FIELDS else value
         return out
 
+
+INTERNAL_FIELDS = frozenset({"explicit", "sandbox"})  # set by the program, never by a variable or the file
 
 CHOICES = {
     "smtp_security": {"none", "starttls", "ssl"},
@@ -127,7 +148,7 @@ def _coerce(name: str, raw: object, kind: type, where: str) -> object:
 def load_settings(env: dict[str, str] | None = None, config_file: str | Path | None = None) -> Settings:
     """Build Settings from an optional TOML file (flat keys) and PUBLISHER_* variables (which win)."""
     env = dict(os.environ if env is None else env)
-    types = {f.name: f.type for f in dataclasses.fields(Settings)}
+    types = {f.name: f.type for f in dataclasses.fields(Settings) if f.name not in INTERNAL_FIELDS}
     kinds = {name: {"int": int, "float": float, "bool": bool}.get(t, str) for name, t in types.items()}
     values: dict[str, object] = {}
 
@@ -158,6 +179,9 @@ def load_settings(env: dict[str, str] | None = None, config_file: str | Path | N
         if name in values and values[name] not in allowed:
             raise ConfigError(_where(name, path, env), f"expected one of {', '.join(sorted(allowed))}, "
                               f"got {values[name]!r}")
+    values["explicit"] = frozenset(values)
+    values.setdefault("db_url", default_db_url(env))
+    values.setdefault("outbox_dir", str(state_dir(env) / "outbox"))
     settings = Settings(**values)
     try:
         settings.tz

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -23,7 +24,6 @@ KNOWN_KEYS = frozenset({
     "url", "author", "channels", "lang", "language", "locale",
 })
 LANGUAGE_KEYS = ("lang", "language", "locale")
-CHANNEL_NAMES = ("email", "x", "telegram", "wechat")
 
 
 @dataclass(frozen=True)
@@ -274,16 +274,30 @@ def _channels_field(value: object, name: str) -> Mapping[str, Mapping[str, Any]]
     out = {}
     for channel, opts in value.items():
         where = f"{name}, field 'channels.{channel}"
-        if channel not in CHANNEL_NAMES:
-            raise PostError(where + "'", f"unknown channel; expected one of {', '.join(CHANNEL_NAMES)}")
+        from channels.registry import CHANNELS  # the channels import this module: look them up at call time
+
+        if channel not in CHANNELS:
+            raise PostError(where + "'", f"unknown channel; expected one of {', '.join(CHANNELS)}")
         if opts is None:
             opts = {}
         if not isinstance(opts, dict):
             raise PostError(where + "'", "expected a mapping of options")
         if "enabled" in opts and not isinstance(opts["enabled"], bool):
             raise PostError(f"{where}.enabled'", "expected true or false")
+        _refuse_unknown_options(channel, opts, where)
         out[channel] = MappingProxyType(dict(opts))
     return MappingProxyType(out)
+
+
+def _refuse_unknown_options(channel: str, opts: dict, where: str) -> None:
+    from channels.registry import CHANNELS  # the channels import this module: look them up at call time
+
+    known = CHANNELS[channel].options
+    for key in opts:
+        if key not in known:
+            near = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.5)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise PostError(f"{where}.{key}'", f"unknown option; {hint}expected one of {', '.join(sorted(known))}")
 
 
 def slugify(text: str) -> str:

@@ -14,18 +14,20 @@ import hashlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from channels.base import BatchedChannel, Channel, PermanentError, TransientError, UncertainError
 from channels.registry import CHANNELS
 from publisher.config import Settings
+from publisher.errors import InputError
 from publisher.jobs import ChannelOutcome, Job, attempt, plan_mailing, settle
 from publisher.outbox import write_outbox
 from publisher.post import Post, load_post
 from publisher.preview import Rendered, render_all
 from publisher.retry import RetryPolicy
+from publisher.rounds import delivery_state, round_publication
 from publisher.store import Store
 
 if TYPE_CHECKING:
@@ -41,6 +43,10 @@ class PublishResult:
     post: Post
     publication_id: int
     outcomes: list[ChannelOutcome]
+    rounds: dict[str, int] = field(default_factory=dict)  # channel → the publication of its round
+
+    def round_of(self, channel: str) -> int:
+        return self.rounds.get(channel, self.publication_id)
 
     @property
     def ok(self) -> bool:
@@ -58,7 +64,7 @@ def publish(
     sleep: Callable[[float], None] = time.sleep,
 ) -> PublishResult:
     """Publish in this process and wait: what `publisher publish` runs on the embedded default."""
-    pressed = prepare(post_path, settings, again=again)
+    pressed = prepare(post_path, settings, again=again, only=only)
     return run(pressed, settings, force=force, only=only, progress=progress, sleep=sleep)
 
 
@@ -69,15 +75,31 @@ def post_sha256(path: str | Path) -> str:
 
 @dataclass
 class Pressed:
-    """A validated, rendered post and its publication row: everything a press needs to deliver."""
+    """A validated, rendered post and its publication rows: everything a press needs to deliver.
+    `rounds`: the publication that holds each channel's current round (publisher.rounds)."""
 
     rendered: Rendered
     store: Store
     publication_id: int
+    rounds: dict[str, int] = field(default_factory=dict)
+
+    def round_of(self, channel: str) -> int:
+        return self.rounds.get(channel, self.publication_id)
 
 
-def prepare(post_path: str | Path, settings: Settings, *, again: bool = False) -> Pressed:
-    """Validate and render the post, then find (or, with `again`, start) its publication."""
+class PressBlocked(InputError):
+    """Channels whose checks found problems: the press sends nothing (all or nothing)."""
+
+    def __init__(self, post: Post, problems: dict[str, list[str]]):
+        lines = [f"{name}: {problem}" for name, found in problems.items() for problem in found]
+        super().__init__(post.source, "nothing was sent; fix these first, or publish with --ready-only (the other "
+                         "channels) or --force (everything as it is):\n  " + "\n  ".join(lines))
+        self.problems = problems
+
+
+def prepare(post_path: str | Path, settings: Settings, *, again: bool = False, only: Sequence[str] = ()) -> Pressed:
+    """Validate and render the post, then find (or, with `again`, start) its publication. With
+    `again`, the channels pressed (all, or `only`) start a new round; the others keep theirs."""
     post_path = Path(post_path)
     post = load_post(post_path, settings)
     rendered = render_all(post, settings)
@@ -86,19 +108,48 @@ def prepare(post_path: str | Path, settings: Settings, *, again: bool = False) -
     sha = hashlib.sha256(raw).hexdigest()
     publication = store.get_or_create_publication(post.slug, sha, post.title, again=again)
     store.set_publication_source(publication.id, post.source, raw.decode("utf-8-sig"), sha)
-    return Pressed(rendered, store, publication.id)
+    rounds = {name: publication.id if again and (not only or name in only)
+              else round_publication(store, post.slug, name, publication.id) for name in CHANNELS}
+    for pub_id in set(rounds.values()) - {publication.id}:
+        store.set_publication_source(pub_id, post.source, raw.decode("utf-8-sig"), sha)
+    return Pressed(rendered, store, publication.id, rounds)
 
 
-def run(pressed: Pressed, settings: Settings, *, force: bool = False, only: Sequence[str] = (),
-        progress: Progress = lambda channel, done, total: None,
+def blocking_problems(pressed: Pressed, settings: Settings, only: Sequence[str] = ()) -> dict[str, list[str]]:
+    """Per enabled channel of this press that is still to send: what stops it (its checks, and the
+    settings a live send of it lacks)."""
+    post, found = pressed.rendered.post, {}
+    for name, channel in CHANNELS.items():
+        if (only and name not in only) or not post.channel_enabled(name):
+            continue
+        if delivery_state(pressed.store, pressed.round_of(name), name) == "sent":
+            continue
+        problems = list(pressed.rendered.problems[name])
+        if channel.configured(settings):
+            problems += [f"set {variable} before a live send" for variable in channel.missing_settings(settings)]
+        if problems:
+            found[name] = problems
+    return found
+
+
+def refuse_blocked(pressed: Pressed, settings: Settings, only: Sequence[str], force: bool, ready_only: bool) -> None:
+    """All or nothing: a press with a blocked channel sends nothing unless the editor said how."""
+    problems = blocking_problems(pressed, settings, only)
+    if problems and not (force or ready_only):
+        raise PressBlocked(pressed.rendered.post, problems)
+
+
+def run(pressed: Pressed, settings: Settings, *, force: bool = False, ready_only: bool = False,
+        only: Sequence[str] = (), progress: Progress = lambda channel, done, total: None,
         sleep: Callable[[float], None] = time.sleep) -> PublishResult:
+    refuse_blocked(pressed, settings, only, force, ready_only)
     outcomes = []
     for name, channel in CHANNELS.items():
         if only and name not in only:
             continue
-        outcomes.append(publish_channel(channel, pressed.rendered, settings, pressed.store, pressed.publication_id,
+        outcomes.append(publish_channel(channel, pressed.rendered, settings, pressed.store, pressed.round_of(name),
                                         force=force, progress=progress, sleep=sleep))
-    return PublishResult(pressed.rendered.post, pressed.publication_id, outcomes)
+    return PublishResult(pressed.rendered.post, pressed.publication_id, outcomes, pressed.rounds)
 
 
 _running: dict[int, threading.Thread] = {}
@@ -113,38 +164,38 @@ def retry_failed(post_path: str | Path, settings: Settings, channels: Sequence[s
 
     pressed = prepare(post_path, settings)
     for name in channels or CHANNELS:
-        ledger = Ledger(pressed.store, pressed.publication_id, name)
+        ledger = Ledger(pressed.store, pressed.round_of(name), name)
         if resolve:
             ledger.settle_uncertain(resolve)
         ledger.reopen_failed()
-        delivery = pressed.store.delivery(pressed.publication_id, name)
-        if delivery.state != "sent":
-            pressed.store.reset_pending_tasks(pressed.publication_id, name)
+        if delivery_state(pressed.store, pressed.round_of(name), name) not in (None, "sent"):
+            pressed.store.reset_pending_tasks(pressed.round_of(name), name)
     return pressed
 
 
 def press_in_background(post_path: str | Path, settings: Settings, *, force: bool = False,
-                        again: bool = False) -> int:
+                        ready_only: bool = False, again: bool = False) -> int:
     """Start publishing and return the publication id at once (the web desk's button).
 
     In-process: one background thread per publication; pressing again while it runs joins the
     running press instead of starting a second one. Statuses are read from the store."""
     pressed = prepare(post_path, settings, again=again)
+    refuse_blocked(pressed, settings, (), force, ready_only)
     if settings.broker_url:
-        return enqueue(pressed, settings, force=force).publication_id
+        return enqueue(pressed, settings, force=force, ready_only=ready_only).publication_id
     with _running_lock:
         thread = _running.get(pressed.publication_id)
         if thread is None or not thread.is_alive():
-            thread = threading.Thread(target=_run_logged, args=(pressed, settings, force), daemon=True,
+            thread = threading.Thread(target=_run_logged, args=(pressed, settings, force, ready_only), daemon=True,
                                       name=f"publish-{pressed.publication_id}")
             _running[pressed.publication_id] = thread
             thread.start()
     return pressed.publication_id
 
 
-def _run_logged(pressed: Pressed, settings: Settings, force: bool) -> None:
+def _run_logged(pressed: Pressed, settings: Settings, force: bool, ready_only: bool) -> None:
     try:
-        run(pressed, settings, force=force)
+        run(pressed, settings, force=force, ready_only=ready_only)
     except Exception:  # the thread has no caller to raise to; the store keeps the states
         log.exception("publishing publication %s stopped", pressed.publication_id)
 
@@ -157,12 +208,15 @@ def gate(channel: Channel, rendered: Rendered, settings: Settings, store: Store,
     if not post.channel_enabled(name):
         return ChannelOutcome(name, "disabled", "disabled", detail="channels." + name + ".enabled is false")
     problems = rendered.problems[name]
-    if problems and not force:
-        return ChannelOutcome(name, "blocked", "blocked",
-                              detail="; ".join(problems) + " (fix the post, or publish with --force)")
+    if problems and not force:  # only with --ready-only: refuse_blocked stopped the press otherwise
+        return ChannelOutcome(name, "blocked", "blocked", detail="; ".join(problems) + " (fix the post, then publish "
+                              "again; --force sends it as it is)")
     if not channel.configured(settings):
         folder = write_outbox(channel, rendered.payloads[name], post, settings, store)
         return ChannelOutcome(name, "outbox", "outbox", detail=f"no credentials; written to {folder}")
+    missing = channel.missing_settings(settings)
+    if missing and not force:
+        return ChannelOutcome(name, "blocked", "blocked", detail=f"set {', '.join(missing)} before a live send")
     delivery = store.delivery(publication_id, name)
     if delivery.state == "sent":
         return ChannelOutcome(name, "sent", "skipped", delivery.sent_parts, delivery.total_parts,
@@ -192,17 +246,19 @@ def publish_channel(
     return settle(job, "; ".join(dict.fromkeys(errors))[:2000])
 
 
-def enqueue(pressed: Pressed, settings: Settings, *, force: bool = False,
+def enqueue(pressed: Pressed, settings: Settings, *, force: bool = False, ready_only: bool = False,
             only: Sequence[str] = ()) -> PublishResult:
     """Queue one task per channel (email: one per batch) and return at once. A delivery whose
     tasks are still queued or running is joined, not queued twice."""
     from publisher import tasks
 
-    store, pub = pressed.store, pressed.publication_id
+    refuse_blocked(pressed, settings, only, force, ready_only)
+    store = pressed.store
     outcomes = []
     for name, channel in CHANNELS.items():
         if only and name not in only:
             continue
+        pub = pressed.round_of(name)
         stopped = gate(channel, pressed.rendered, settings, store, pub, force)
         if stopped is not None:
             outcomes.append(stopped)
@@ -226,22 +282,31 @@ def enqueue(pressed: Pressed, settings: Settings, *, force: bool = False,
             store.set_delivery_state(pub, name, "queued")
             tasks.deliver_channel.apply_async((pub, name), queue=channel.queue)
         outcomes.append(ChannelOutcome(name, "queued", "queued"))
-    return PublishResult(pressed.rendered.post, pub, outcomes)
+    return PublishResult(pressed.rendered.post, pressed.publication_id, outcomes, pressed.rounds)
+
+
+class NoWorker(InputError):
+    """Queued work that no worker took: it stays queued; start a worker (exit 3)."""
+
+    exit_code = 3
 
 
 def wait_for(result: PublishResult, settings: Settings, progress: Progress = lambda c, d, t: None,
              poll_seconds: float = 0.5, timeout: float | None = None) -> PublishResult:
-    """Follow queued deliveries in the store until every one is finished; returns final outcomes."""
+    """Follow queued deliveries in the store until every one is finished; returns final outcomes.
+    Raises NoWorker when none of them started within PUBLISHER_WORKER_WAIT_SECONDS."""
     from publisher.ledger import Ledger
 
     store = Store(settings.db_url)
     queued = {o.channel for o in result.outcomes if o.where == "queued"}
+    started_by = time.monotonic() + settings.worker_wait_seconds
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         finished = {}
-        rows = {d.channel: d for d in store.deliveries(result.publication_id)}  # a read, no write lock
+        rows = {d.channel: d for pub in {result.round_of(n) for n in queued}
+                for d in store.deliveries(pub) if result.round_of(d.channel) == pub}  # reads, no write lock
         for name in queued:
-            counts = Ledger(store, result.publication_id, name).counts()
+            counts = Ledger(store, result.round_of(name), name).counts()
             progress(name, counts.get("sent", 0), sum(counts.values()))
             delivery = rows[name]
             if (delivery.pending_tasks or 0) <= 0 and delivery.state in ("sent", "partial", "failed"):
@@ -250,7 +315,15 @@ def wait_for(result: PublishResult, settings: Settings, progress: Progress = lam
                                                 list(delivery.remote_ids or []), list(delivery.remote_urls or []))
         if len(finished) == len(queued) or (deadline and time.monotonic() > deadline):
             outcomes = [finished.get(o.channel, o) for o in result.outcomes]
-            return PublishResult(result.post, result.publication_id, outcomes)
+            return PublishResult(result.post, result.publication_id, outcomes, result.rounds)
+        if started_by is not None and any(rows[n].state != "queued" or rows[n].attempts for n in queued):
+            started_by = None  # a worker is on it
+        if started_by is not None and time.monotonic() > started_by:
+            queues = ",".join(sorted({CHANNELS[n].queue for n in queued}))
+            raise NoWorker("PUBLISHER_BROKER_URL", f"no worker took the queued work within "
+                           f"{settings.worker_wait_seconds:g} s; it stays queued. Start one: "
+                           f"`publisher worker -Q {queues}` (same PUBLISHER_* settings), then "
+                           "`publisher status POST` to follow it")
         time.sleep(poll_seconds)
 
 

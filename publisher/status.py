@@ -5,35 +5,49 @@ from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from publisher.config import Settings
 from publisher.ledger import Ledger
+from publisher.rounds import latest_deliveries
 from publisher.store import Delivery, Publication, Store
 
 
 def publication_status(settings: Settings, post_path: Path | None) -> list[dict]:
-    """One dict per publication (the latest generation of the post, or of every post)."""
+    """One dict per post (or for the one post): each channel as its current round stands
+    (publisher.rounds). A state that does not exist yet is not created: there is nothing to show."""
+    if not state_exists(settings.db_url):
+        return []
     store = Store(settings.db_url)
     with store.read_session() as session:
-        latest = select(Publication.post_slug, func.max(Publication.generation).label("g")).group_by(Publication.post_slug)
+        query = select(Publication.post_slug).distinct()
         if post_path is not None:
             from publisher.post import load_post
 
-            latest = latest.where(Publication.post_slug == load_post(post_path, settings).slug)
-        keys = {(slug, g) for slug, g in session.execute(latest)}
-        publications = [p for p in session.scalars(select(Publication).order_by(Publication.created_at))
-                        if (p.post_slug, p.generation) in keys]
-        report = []
-        for pub in publications:
-            deliveries = session.scalars(select(Delivery).where(Delivery.publication_id == pub.id)
-                                         .order_by(Delivery.channel)).all()
-            report.append({
-                "slug": pub.post_slug, "title": pub.title, "generation": pub.generation,
-                "publication_id": pub.id, "created_at": pub.created_at,
-                "channels": [_delivery_dict(store, pub.id, d, pub.source_name or pub.post_slug) for d in deliveries],
-            })
+            query = query.where(Publication.post_slug == load_post(post_path, settings).slug)
+        slugs = sorted(session.scalars(query))
+    report = []
+    for slug in slugs:
+        rounds = latest_deliveries(store, slug)
+        if not rounds:
+            continue
+        newest = max((publication for publication, _ in rounds.values()), key=lambda p: p.generation)
+        source = newest.source_name or slug
+        report.append({
+            "slug": slug, "title": newest.title, "generation": newest.generation, "publication_id": newest.id,
+            "created_at": newest.created_at, "where": "sandbox" if settings.sandbox else "live",
+            "channels": [{**_delivery_dict(store, publication.id, delivery, source), "round": publication.generation}
+                         for _, (publication, delivery) in sorted(rounds.items())],
+        })
     return report
+
+
+def state_exists(db_url: str) -> bool:
+    """False for a SQLite file that is not there (opening it would create an empty state)."""
+    if not db_url.startswith("sqlite:///"):
+        return True
+    path = db_url[len("sqlite:///"):].split("?", 1)[0]
+    return path in ("", ":memory:") or Path(path).exists()
 
 
 def _delivery_dict(store: Store, publication_id: int, d: Delivery, source: str = "POST") -> dict:
@@ -73,7 +87,7 @@ def status_tables(report: list[dict]) -> list[Table]:
 
     tables = []
     for pub in report:
-        table = Table(title=escape(f"{pub['title']} ({pub['slug']}, press {pub['generation']})"))
+        table = Table(title=escape(f"{pub['title']} ({pub['slug']}, {pub['where']})"))
         for column in ("channel", "state", "attempts", "parts", "remote", "last error", "time"):
             table.add_column(column, overflow="fold")
         for ch in pub["channels"]:

@@ -7,6 +7,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "2026-01-24-ai-daily.md"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_default_state(tmp_path_factory):
+    """The default state lives in the user's data folder: the suite gets a folder of its own, so
+    it never reads or writes the state of the person running it (subprocesses inherit it)."""
+    import os
+
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))
+
+
 @pytest.fixture
 def settings():
     from publisher.config import load_settings

@@ -52,6 +52,7 @@ def article_page(article: WechatArticle) -> str:
 class WechatChannel(Channel):
     name = "wechat"
     title = "WeChat"
+    options = frozenset({"enabled", "title", "author", "digest"})
 
     def __init__(self, timeouts: tuple[float, float] | None = None):
         # (connect, read) seconds for every HTTP call; None: client.DEFAULT_TIMEOUTS

@@ -10,6 +10,8 @@ from publisher.sandbox.common import RunningServer
 from publisher.sandbox.smtp_server import SandboxSMTP, make_http_app
 
 SANDBOX_CHAT_ID = "@sandbox_channel"
+SANDBOX_SITE_URL = "https://example.com"  # a documentation domain (RFC 2606): links lead nowhere real
+SANDBOX_EMAIL_FROM = "Newsletter <newsletter@example.com>"
 DEFAULT_PORTS = {"smtp": 2525, "smtp_http": 8100, "x": 8101, "telegram": 8102, "wechat": 8103, "images": 8104}
 
 
@@ -36,6 +38,9 @@ class Sandbox:
             "PUBLISHER_WECHAT_APP_ID": wechat_api.DEFAULT_APP_ID,
             "PUBLISHER_WECHAT_APP_SECRET": wechat_api.DEFAULT_APP_SECRET,
             "PUBLISHER_IMAGE_PROXY": f"{self.servers['images'].url}/fetch",
+            # What readers would see must be set for a live send; the stand-ins have their own.
+            "PUBLISHER_SITE_URL": SANDBOX_SITE_URL,
+            "PUBLISHER_EMAIL_FROM": SANDBOX_EMAIL_FROM,
         }
 
     def readouts(self) -> dict[str, str]:
