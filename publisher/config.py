@@ -42,6 +42,10 @@ class Settings:
     max_post_bytes: int = 1_000_000
     outbox_dir: str = ""  # "" = the outbox folder beside the default state
     image_proxy: str = ""  # fetch post images through {image_proxy}?url=... (a cache, or the sandbox)
+    allow_private_fetch: bool = False  # fetch images from loopback/private hosts too (sandbox, local tests)
+    image_fetch_seconds: float = 30.0  # one deadline for downloading one image
+    image_max_bytes: int = 20 * 1024 * 1024
+    image_max_pixels: int = 40_000_000  # checked from the header, before decoding
     retry_base_seconds: float = 1.0
     retry_cap_seconds: float = 300.0
     read_timeout_seconds: float = 0.0  # HTTP read timeout for platform APIs; 0 = each channel's default

@@ -45,7 +45,8 @@ def _context(settings, store, publication_id: int) -> SendContext:
 def test_a_second_worker_leaves_an_in_flight_draft_add_alone(servers, tmp_path):
     wechat, pictures = servers
     settings = dataclasses.replace(load_settings(env={}), wechat_api_base=wechat.url, wechat_app_id=DEFAULT_APP_ID,
-                                   wechat_app_secret=DEFAULT_APP_SECRET, db_url=f"sqlite:///{tmp_path / 'p.db'}")
+                                   wechat_app_secret=DEFAULT_APP_SECRET, db_url=f"sqlite:///{tmp_path / 'p.db'}",
+                                   allow_private_fetch=True)
     store = Store(settings.db_url)
     post = parse_post(POST.format(img=pictures.url), name="in-flight.md", settings=settings)
     channel = CHANNELS["wechat"]

@@ -177,7 +177,8 @@ def store(db_url):
 @pytest.fixture
 def settings(wechat_server, db_url):
     return dataclasses.replace(load_settings(env={}), wechat_api_base=wechat_server.url, db_url=db_url,
-                               wechat_app_id=DEFAULT_APP_ID, wechat_app_secret=DEFAULT_APP_SECRET)
+                               wechat_app_id=DEFAULT_APP_ID, wechat_app_secret=DEFAULT_APP_SECRET,
+                               allow_private_fetch=True)
 
 
 class Run:
@@ -277,6 +278,7 @@ def test_happy_path_on_postgresql(pg_db_url, sandbox, wechat_server, image_serve
     pg_store = Store(pg_db_url)
     try:
         pg_settings = dataclasses.replace(load_settings(env={}), wechat_api_base=wechat_server.url, db_url=pg_db_url,
+                                          allow_private_fetch=True,
                                           wechat_app_id=DEFAULT_APP_ID, wechat_app_secret=DEFAULT_APP_SECRET)
         run = Run(pg_settings, pg_store, sample_post(pg_settings, image_server.url))
         _assert_draft_matches(run, sandbox, run.send())

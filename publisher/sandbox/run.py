@@ -38,6 +38,7 @@ class Sandbox:
             "PUBLISHER_WECHAT_APP_ID": wechat_api.DEFAULT_APP_ID,
             "PUBLISHER_WECHAT_APP_SECRET": wechat_api.DEFAULT_APP_SECRET,
             "PUBLISHER_IMAGE_PROXY": f"{self.servers['images'].url}/fetch",
+            "PUBLISHER_ALLOW_PRIVATE_FETCH": "1",  # the stand-ins are on loopback
             # What readers would see must be set for a live send; the stand-ins have their own.
             "PUBLISHER_SITE_URL": SANDBOX_SITE_URL,
             "PUBLISHER_EMAIL_FROM": SANDBOX_EMAIL_FROM,
