@@ -10,7 +10,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-import frontmatter
 import yaml
 from markdown_it.tree import SyntaxTreeNode
 
@@ -103,6 +102,8 @@ def _looks_binary(raw: bytes) -> bool:
 def parse_post(text: str, *, name: str, settings: Settings, default_slug: str = "post") -> Post:
     try:
         meta, body = _split_front_matter(text)
+    except _BoundedYAML as exc:
+        raise PostError(f"{name}, front matter", f"refused: {exc.args[0]}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}, front matter line {mark.line + 2}" if mark else f"{name}, front matter"
@@ -110,6 +111,11 @@ def parse_post(text: str, *, name: str, settings: Settings, default_slug: str = 
         raise PostError(where, f"broken YAML ({problem})") from None
     except _NotAMapping as exc:
         raise PostError(f"{name}, front matter", f"expected key: value pairs, got {exc.args[0]}") from None
+    except _Unterminated:
+        raise PostError(f"{name}, line 1", "the front matter opened with --- is never closed; end it with a line "
+                        "holding only ---") from None
+    except RecursionError:
+        raise PostError(f"{name}, front matter", f"nested deeper than {MAX_YAML_DEPTH} levels") from None
 
     body = body.strip("\n")
     title = _text_field(meta, "title", name)
@@ -159,8 +165,39 @@ class _NotAMapping(Exception):
     pass
 
 
+MAX_YAML_ALIASES = 50  # *references in one front matter: a handful is normal, thousands is an attack
+MAX_YAML_DEPTH = 32  # nesting of lists/mappings
+MAX_FRONT_MATTER_BYTES = 64 * 1024
+_OPENING = re.compile(r"\A---[ \t]*\r?\n")
+_CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
+_GLUED_CLOSING = re.compile(r"^---(?=[^-\s])", re.M)  # "---### Top News": the closing line glued to text
+
+
+class _BoundedYAML(yaml.YAMLError):
+    """Front matter refused for its shape (aliases, depth), before it can cost memory or time."""
+
+
 class _FrontMatterLoader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text, so a bad date is reported by field, not by YAML."""
+    """SafeLoader that leaves dates as text (a bad date is reported by field, not by YAML) and
+    refuses alias bombs ("billion laughs") and deep nesting while composing, before anything is built."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise _BoundedYAML(f"more than {MAX_YAML_ALIASES} aliases (*name); write the values out")
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _BoundedYAML(f"nested deeper than {MAX_YAML_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _FrontMatterLoader.yaml_implicit_resolvers = {
@@ -170,16 +207,30 @@ _FrontMatterLoader.yaml_implicit_resolvers = {
 
 
 def _split_front_matter(text: str) -> tuple[dict, str]:
-    handler = frontmatter.YAMLHandler()
-    if not handler.detect(text):
+    opening = _OPENING.match(text)
+    if not opening:
         return {}, text
-    raw_meta, body = handler.split(text)
+    rest = text[opening.end():]
+    closing = _CLOSING.search(rest)
+    glued = _GLUED_CLOSING.search(rest)
+    if closing is None and glued is None:
+        raise _Unterminated()
+    if closing is not None and (glued is None or closing.start() < glued.start()):
+        raw_meta, body = rest[:closing.start()], rest[closing.end():]
+    else:  # read leniently: what follows the dashes is the body's first line
+        raw_meta, body = rest[:glued.start()], rest[glued.end():]
+    if len(raw_meta.encode("utf-8")) > MAX_FRONT_MATTER_BYTES:
+        raise _BoundedYAML(f"the front matter is over {MAX_FRONT_MATTER_BYTES // 1024} KB")
     loaded = yaml.load(raw_meta, Loader=_FrontMatterLoader) if raw_meta.strip() else {}
     if loaded is None:
         loaded = {}
     if not isinstance(loaded, dict):
         raise _NotAMapping(_kind(loaded))
     return {str(k): v for k, v in loaded.items()}, body
+
+
+class _Unterminated(Exception):
+    pass
 
 
 def _same_text(a: str, b: str) -> bool:
