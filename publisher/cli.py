@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from publisher.config import load_settings
+from publisher.terminal import safe
 from publisher.errors import InputError
 
 # waitress refuses larger request bodies with 413 before the app reads them (CSV uploads included).
@@ -47,7 +48,7 @@ def user_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except InputError as exc:
-            err.print(f"[bold red]error:[/] {exc.where}: {exc.what}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {safe(exc.where)}: {safe(exc.what)}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
@@ -68,13 +69,14 @@ def preview(
 
     rendered = render_all(loaded, settings)
     written = write_preview(rendered, out_dir)
-    table = Table(title=f"Preview of {rendered.post.title}", show_lines=False)
+    table = Table(title=f"Preview of {safe(rendered.post.title)}", show_lines=False)
     table.add_column("channel")
     table.add_column("problems")
     for name, problems in rendered.problems.items():
-        table.add_row(name, "\n".join(problems) if problems else "[green]none[/]")
+        table.add_row(name, safe("\n".join(problems)) if problems else "[green]none[/]")
     out.print(table)
-    out.print(f"Wrote {len(written)} files. Open [bold]{(out_dir / 'index.html').resolve()}[/] to see every channel.")
+    out.print(f"Wrote {len(written)} files. Open [bold]{safe((out_dir / 'index.html').resolve())}[/] to see every "
+              "channel.", highlight=False)
 
 
 @app.command()

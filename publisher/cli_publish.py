@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.prompt import Confirm
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from publisher.config import Settings, load_settings
+from publisher.terminal import safe as escape
 
 out = Console()
 EXAMPLE_SUBSCRIBERS = Path(__file__).resolve().parent.parent / "examples" / "subscribers.csv"

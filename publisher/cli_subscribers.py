@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from publisher.config import load_settings
 from publisher.errors import InputError
+from publisher.terminal import plain, safe as escape
 from publisher.states import SUBSCRIBER_STATUSES
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def _console() -> Console:
 
 
 def _fail(message: str, code: int) -> None:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {plain(message)}", err=True)
     raise typer.Exit(code)
 
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
 from publisher.config import Settings
 from publisher.ledger import Ledger
 from publisher.rounds import latest_deliveries
+from publisher.terminal import safe as escape
 from publisher.store import Delivery, Publication, Store
 
 
