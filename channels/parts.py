@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 # Added to connect + read timeout: the time a worker needs between its claim and its call, and
 # between the answer and recording it.
 IN_FLIGHT_MARGIN_SECONDS = 5.0
-RESOLVE_COMMAND = "publisher retry POST --resolve sent|resend"
+RESOLVE_COMMAND = "publisher retry POST --channel {channel} --resolve sent|resend"
 
 
 def in_flight_seconds(settings: "Settings", default_timeouts: tuple[float, float], calls: int = 1) -> float:
@@ -124,7 +124,7 @@ class PartRun:
         return PermanentError(f"{self.label}: {self.describe(entry.part)} may or may not have been accepted "
                               f"({entry.last_error or 'an attempt was interrupted'}); the platform offers no way "
                               f"to check, so it is not resent on a guess. Look at the platform, then run "
-                              f"`{RESOLVE_COMMAND}`")
+                              f"`{RESOLVE_COMMAND.format(channel=self.label)}`")
 
     # -- 3/4. claim, call, settle -------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Telegram renderer: golden payloads, HTML rules (PLATFORMS.md 2.4), splitting (2.3) and properties."""
+"""Telegram renderer: golden payloads, HTML rules (https://core.telegram.org/bots/api#html-style),
+splitting (https://core.telegram.org/bots/api#sendmessage) and properties."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,10 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from channels.base import Channel
-from channels.telegram import (
-    ALLOWED_TAGS, CAPTION_LIMIT, CHANNEL, IMAGE_FALLBACK, MESSAGE_LIMIT, READ_MORE, BotCall,
-    TelegramChannel, TelegramPayload, is_balanced_telegram_html, post_language, visible_length,
-)
+from channels.telegram.channel import CHANNEL, TelegramChannel
+from channels.telegram.limits import ALLOWED_TAGS, CAPTION_LIMIT, MESSAGE_LIMIT
+from publisher.language import words as channel_words
+from channels.telegram.payload import BotCall, TelegramPayload
+from channels.telegram.validate import is_balanced_telegram_html, visible_length
 from publisher.config import load_settings
 from publisher.errors import PostError
 from publisher.markdown import html_to_text, inline_text
@@ -488,14 +490,14 @@ documents = st.lists(blocks, min_size=1, max_size=8).map("\n\n".join)
 
 def expected_visible_text(post) -> str:
     """Every piece of text the reader must see, from the parse tree, in document order."""
-    language = post_language(post)
+    language = post.language
     out: list[str] = []
 
     def visit(node) -> None:
         if node.type in ("text", "code_inline"):
             out.append(node.content)
         elif node.type == "image":
-            out.append(" ".join(inline_text(node).split()) or IMAGE_FALLBACK[language])
+            out.append(" ".join(inline_text(node).split()) or channel_words(language)["image"])
         elif node.type in ("fence", "code_block"):
             out.append(node.content)
         elif node.type == "html_block":
@@ -543,7 +545,7 @@ def test_full_mode_messages_are_valid_and_lose_or_reorder_nothing(body, limit, c
     else:
         assert shown.startswith(TITLE)
         shown = shown[len(TITLE):]
-    read_more = READ_MORE[post_language(post)]
+    read_more = channel_words(post.language)["read_more"]
     assert shown.endswith(read_more)
     shown = shown[: -len(read_more)]
     assert comparable(strip_decorations(shown)) == comparable(expected_visible_text(post))
@@ -567,7 +569,7 @@ def test_summary_mode_calls_are_valid(body, points, cover, limit):
             assert_valid_message(call.params["text"], limit)
     shown = "".join(parsed(call.params.get("caption", call.params.get("text", "")))[0] for call in payload.calls)
     points = post.summary or ("Intro.",)
-    expected = TITLE + "".join(points) + READ_MORE[post_language(post)]
+    expected = TITLE + "".join(points) + channel_words(post.language)["read_more"]
     assert no_ws(shown.replace("•", "")) == no_ws(expected)
 
 

@@ -1,0 +1,87 @@
+"""The Telegram channel as the publisher sees it: render, checks, preview. Delivery (send) lives in
+deliver.py and is imported only when something is sent."""
+from __future__ import annotations
+
+import json
+
+from channels.base import Channel, PartView, PlanSummary, Receipt, SendContext
+from channels.telegram.blocks import RenderContext
+from channels.telegram.limits import CAPTION_LIMIT, CONNECT_TIMEOUT, MESSAGE_LIMIT, PER_CHAT_INTERVAL, READ_TIMEOUT
+from channels.telegram.payload import TelegramPayload, _plain, render_full, render_mode, render_summary
+from channels.telegram.parts import ledger_parts
+from channels.telegram.validate import call_problems
+from publisher.config import Settings
+from publisher.post import Post
+
+
+class TelegramChannel(Channel):
+    name = "telegram"
+    title = "Telegram"
+    reconciles_itself = False  # the Bot API cannot read a channel's history
+    options = frozenset({"enabled", "mode"})
+
+    def __init__(self, message_limit: int = MESSAGE_LIMIT, caption_limit: int = CAPTION_LIMIT,
+                 send_interval: float | None = None, timeout: tuple[float, float] | None = None):
+        self.message_limit = message_limit
+        self.caption_limit = caption_limit
+        # Delivery knobs (see deliver.py); tests use 0 s and short timeouts.
+        self.send_interval = PER_CHAT_INTERVAL if send_interval is None else send_interval
+        self.timeout = timeout or (CONNECT_TIMEOUT, READ_TIMEOUT)
+
+    def render(self, post: Post, settings: Settings) -> TelegramPayload:
+        mode = render_mode(post, settings)
+        ctx = RenderContext(base_url=post.url, language=post.language)
+        render = render_full if mode == "full" else render_summary
+        return TelegramPayload(tuple(render(post, ctx, self.message_limit, self.caption_limit)), mode)
+
+    def checks(self, payload: TelegramPayload, settings: Settings) -> list[str]:
+        problems: list[str] = []
+        for number, call in enumerate(payload.calls, 1):
+            problems += call_problems(number, call, self.message_limit, self.caption_limit)
+        return problems
+
+    def preview_json(self, payload: TelegramPayload) -> dict:
+        return {"calls": [{"method": call.method, "params": _plain(call.params)} for call in payload.calls]}
+
+    def preview_files(self, payload: TelegramPayload) -> dict[str, str]:
+        return {"telegram.json": json.dumps(self.preview_json(payload), ensure_ascii=False, indent=2) + "\n"}
+
+    def configured(self, settings: Settings) -> bool:
+        return is_configured(settings)
+
+    def missing_settings(self, settings: Settings) -> list[str]:
+        return missing_telegram_settings(settings)
+
+    def planned_parts(self, payload: TelegramPayload, settings: Settings) -> list[tuple[str, str]]:
+        return ledger_parts(payload)
+
+    def describe_part(self, part: str, total: int) -> PartView:
+        return describe_part(part, total)
+
+    def plan_summary(self, payload: TelegramPayload, settings: Settings, recipients: int = 0) -> PlanSummary:
+        n = len(payload.calls)
+        return PlanSummary(n, f"{n} {'message' if n == 1 else 'messages'} to {settings.telegram_chat_id or 'the chat'}")
+
+    def send(self, payload: TelegramPayload, ctx: SendContext) -> Receipt:
+        from channels.telegram.deliver import send_payload
+
+        return send_payload(payload, ctx, interval=self.send_interval, timeout=ctx.settings.timeouts(self.timeout))
+
+
+def missing_telegram_settings(settings: Settings) -> list[str]:
+    return [variable for variable, value in (("PUBLISHER_TELEGRAM_BOT_TOKEN", settings.telegram_bot_token),
+                                             ("PUBLISHER_TELEGRAM_CHAT_ID", settings.telegram_chat_id)) if not value]
+
+
+def is_configured(settings: Settings) -> bool:
+    return not missing_telegram_settings(settings)
+
+
+def describe_part(part: str, total: int) -> PartView:
+    """"call-3-sendPhoto" → "photo + caption 3/12"; the remote id is Telegram's message id."""
+    _, index, method = (part.split("-", 2) + ["", ""])[:3]
+    kind = "photo + caption" if method == "sendPhoto" else "message"
+    return PartView(f"{kind} {index}/{total}" if index.isdigit() else part, id_label="message id")
+
+
+CHANNEL = TelegramChannel()
