@@ -18,13 +18,13 @@ SAMPLE_CHARS = 20_000
 CJK_LANGUAGES = ("zh", "ja", "ko")
 
 WORDS: Mapping[str, Mapping[str, str]] = {
-    "en": {"read_more": "Read on the web", "image": "Image", "references": "References",
+    "en": {"read_more": "Read on the web", "read_full": "Read the full post: ", "image": "Image", "references": "References",
            "summary": "In this issue", "more": "More in the full post"},
-    "zh": {"read_more": "阅读原文", "image": "图片", "references": "引用链接",
+    "zh": {"read_more": "阅读原文", "read_full": "阅读全文：", "image": "图片", "references": "引用链接",
            "summary": "本期要点", "more": "更多内容见原文"},
-    "ja": {"read_more": "ウェブで読む", "image": "画像", "references": "参考リンク",
+    "ja": {"read_more": "ウェブで読む", "read_full": "全文を読む：", "image": "画像", "references": "参考リンク",
            "summary": "今号のポイント", "more": "続きは本文で"},
-    "ko": {"read_more": "웹에서 읽기", "image": "이미지", "references": "참고 링크",
+    "ko": {"read_more": "웹에서 읽기", "read_full": "전문 읽기: ", "image": "이미지", "references": "참고 링크",
            "summary": "이번 호 요약", "more": "전체 글에서 더 보기"},
 }
 

@@ -8,8 +8,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from channels.x import (CHANNEL, MAX_MEDIA, MAX_WEIGHTED, Tweet, XThread, article_blocks, link_line,
-                        numbering, sentences, split_text, weighted_length)
+from channels.x.channel import CHANNEL
+from channels.x.layout import numbering
+from channels.x.limits import MAX_MEDIA, MAX_WEIGHTED
+from channels.x.modes import link_line
+from channels.x.payload import Tweet, XThread
+from channels.x.split import sentences, split_text, weighted_length
+from channels.x.text import article_blocks
 from publisher.config import load_settings
 from publisher.markdown import html_to_text, walk
 from publisher.post import parse_post

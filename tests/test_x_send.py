@@ -1,5 +1,5 @@
 """X delivery: the real tweepy (Client v2 + API v1.1 upload) and requests (v2 upload) against the
-X stand-in on loopback through channels.x.BaseUrlAdapter, images from the image stand-in, a real
+X stand-in on loopback through channels.x.client.BaseUrlAdapter, images from the image stand-in, a real
 Store (SQLite file; PostgreSQL too when reachable) and the publish ledger."""
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ from sqlalchemy import delete, update
 from twitter_text import extract_urls_with_indices
 
 from channels.base import PermanentError, SendContext, TransientError, UncertainError
-from channels.x import (
-    CHANNEL, MEDIA_REUSE_MAX_AGE, BaseUrlAdapter, Tweet, XChannel, XThread, comparable_text, ledger_parts,
-    thread_steps, upload_file,
-)
+from channels.x.channel import CHANNEL, XChannel
+from channels.x.client import BaseUrlAdapter, comparable_text, upload_file
+from channels.x.deliver import MEDIA_REUSE_MAX_AGE
+from channels.x.parts import ledger_parts, thread_steps
+from channels.x.payload import Tweet, XThread
 from publisher.config import load_settings
 from publisher.image_fetch import FetchedImage
 from publisher.ledger import Ledger
@@ -154,7 +155,7 @@ class Harness:
         changes = {"x_api_base": server_url, "x_upload_base": server_url, "x_consumer_key": DEFAULT_CONSUMER_KEY,
                    "x_consumer_secret": DEFAULT_CONSUMER_SECRET, "x_access_token": DEFAULT_ACCESS_TOKEN,
                    "x_access_token_secret": DEFAULT_ACCESS_TOKEN_SECRET, "x_pause_seconds": PAUSE,
-                   "image_proxy": f"{images_url}/fetch", **settings_changes}
+                   "image_proxy": f"{images_url}/fetch", "allow_private_fetch": True, **settings_changes}
         self.settings = dataclasses.replace(load_settings(env={}), **changes)
         publication = store.get_or_create_publication(f"x-send-{uuid.uuid4().hex}", "0" * 64, "test")
         self.publication_id = publication.id
@@ -409,7 +410,7 @@ def test_posted_but_unconfirmed_tweet_is_found_on_the_timeline_not_posted_again(
     assert_one_chain(tweets, payload)
     assert harness.ledger.entry("tweet-2").remote_id == tweets[1]["id"]
     assert receipt.remote_ids == tuple(t["id"] for t in tweets)
-    assert "tweet 2 was found on the account" in receipt.detail
+    assert "tweet 2 was found on the platform" in receipt.detail
     assert recorded_paths(server).count("POST /2/tweets") == 4  # the unconfirmed one was not sent again
 
 
@@ -603,7 +604,7 @@ def test_image_formats_x_does_not_take_are_converted_to_png():
 
 def test_a_sent_tweet_whose_content_changed_is_refused(harness, server):
     harness.send(thread_of("one"))
-    with pytest.raises(PermanentError, match="tweet 1 changed after it was posted"):
+    with pytest.raises(PermanentError, match="tweet 1 changed after it was sent"):
         harness.send(thread_of("one, edited"))
     assert len(stored_tweets(server)) == 1
 

@@ -1,0 +1,194 @@
+"""Plain text of the Markdown tree: the post body as blocks of text with no Markdown syntax left."""
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from markdown_it.tree import SyntaxTreeNode
+
+from channels.x.limits import LINE_SEP, PARAGRAPH_SEP
+from publisher.markdown import html_images, html_to_text, parse_body
+from publisher.post import Post
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of plain text that starts on its own line; `sep` joins it to the previous block."""
+    text: str
+    sep: str = PARAGRAPH_SEP
+    images: tuple[str, ...] = ()
+    lead: int = 0  # length of a list marker ("• ", "3. ") that must stay with the text after it
+    kind: str = "text"  # text | heading | code | html
+
+
+_CJK_CHARS = ("\u1100-\u11ff\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3130-\u318f"
+              "\u31a0-\u31ff\u3200-\u9fff\ua960-\ua97f\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f"
+              "\uff00-\uffef\U00020000-\U0003134f")
+_CJK = re.compile(f"[{_CJK_CHARS}]")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_SOFT_BREAK = None  # stands for a soft line break among inline parts until its neighbours are known
+
+
+class _TextContext:
+    """What plain-text conversion of one post needs: the post URL, and URLs already shown."""
+
+    def __init__(self, post_url: str):
+        self.shown_urls = {_same_url_key(post_url)}
+
+    def link_suffix(self, label: str, href: str) -> str:
+        """The " (url)" to put after a link's text when the URL adds information, else ""."""
+        href = href.strip()
+        if not href.startswith(("http://", "https://")):
+            return ""
+        key = _same_url_key(href)
+        label_key = _same_url_key(label.strip())
+        if key in self.shown_urls or not label.strip() or label_key == key or href in label:
+            return ""
+        self.shown_urls.add(key)
+        return f" ({href})"
+
+
+def _same_url_key(url: str) -> str:
+    return re.sub(r"^https?://", "", url.strip()).rstrip("/").lower()
+
+
+def _inline_plain(node: SyntaxTreeNode, ctx: _TextContext, images: list[str]) -> str:
+    return _join_parts(_inline_parts(node, ctx, images))
+
+
+def _join_parts(parts: list[str | None]) -> str:
+    """Join inline parts; a soft break is a space, or nothing between two CJK characters."""
+    out: list[str] = []
+    for index, part in enumerate(parts):
+        if part is not _SOFT_BREAK:
+            out.append(part)
+            continue
+        before = next((p for p in reversed(out) if p), "")[-1:]
+        after = next((p for p in parts[index + 1:] if p), "")[:1]
+        out.append("" if _CJK.match(before) and _CJK.match(after) else " ")
+    return "".join(out)
+
+
+def _inline_parts(node: SyntaxTreeNode, ctx: _TextContext, images: list[str]) -> list[str | None]:
+    parts: list[str | None] = []
+    for child in node.children:
+        kind = child.type
+        if kind in ("text", "code_inline"):
+            parts.append(child.content)
+        elif kind == "softbreak":
+            parts.append(_SOFT_BREAK)
+        elif kind == "hardbreak":
+            parts.append("\n")
+        elif kind == "image":
+            src = str(child.attrs.get("src", ""))
+            if src.startswith(("http://", "https://")):
+                images.append(src)
+            parts.append(child.content or "")
+        elif kind == "link":
+            label = _inline_parts(child, ctx, images)
+            parts.extend(label)
+            parts.append(ctx.link_suffix(_join_parts(label), str(child.attrs.get("href", ""))))
+        elif kind == "html_inline":
+            continue
+        elif child.children:
+            parts.extend(_inline_parts(child, ctx, images))
+    return parts
+
+
+def _text_block(inline: SyntaxTreeNode, ctx: _TextContext, kind: str = "text") -> Block:
+    images: list[str] = []
+    text = _inline_plain(inline, ctx, images).strip()
+    return Block(text, images=tuple(images), kind=kind)
+
+
+def article_blocks(post: Post) -> list[Block]:
+    """The body of `post` as plain-text blocks, in order, with no Markdown syntax left."""
+    return _blocks(post.tree.children, _TextContext(post.url))
+
+
+def _blocks(nodes: Iterable[SyntaxTreeNode], ctx: _TextContext, depth: int = 0) -> list[Block]:
+    out: list[Block] = []
+    for node in nodes:
+        kind = node.type
+        if kind == "paragraph":
+            out.append(_text_block(node.children[0], ctx))
+        elif kind == "heading":
+            out.append(_text_block(node.children[0], ctx, kind="heading"))
+        elif kind in ("bullet_list", "ordered_list"):
+            out.extend(_list_blocks(node, ctx, depth))
+        elif kind == "blockquote":
+            out.extend(_quoted(_blocks(node.children, ctx, depth)))
+        elif kind in ("fence", "code_block"):
+            out.append(Block(node.content.strip("\n"), kind="code"))
+        elif kind == "table":
+            out.extend(_table_blocks(node, ctx))
+        elif kind == "html_block":
+            out.extend(_html_blocks(node.content, ctx))
+        elif kind == "hr":
+            continue
+        elif node.children:
+            out.extend(_blocks(node.children, ctx, depth))
+    return [b for b in out if b.text.strip() or b.images]
+
+
+def _list_blocks(node: SyntaxTreeNode, ctx: _TextContext, depth: int) -> list[Block]:
+    out: list[Block] = []
+    start = int(node.attrs.get("start", 1) or 1)
+    for index, item in enumerate(node.children):
+        if node.type == "ordered_list":
+            marker = f"{start + index}{item.markup or '.'} "
+        else:
+            marker = "• " if depth == 0 else "◦ "
+        inner = _blocks(item.children, ctx, depth + 1)
+        if not inner or inner[0].lead:  # an item that opens with a nested list still shows its marker
+            inner.insert(0, Block(""))
+        first = inner[0]
+        inner[0] = Block(marker + first.text, images=first.images, lead=len(marker), kind=first.kind)
+        out.extend(Block(b.text, LINE_SEP, b.images, b.lead, b.kind) for b in inner)
+    if out:
+        out[0] = Block(out[0].text, PARAGRAPH_SEP if depth == 0 else LINE_SEP, out[0].images,
+                       out[0].lead, out[0].kind)
+    return out
+
+
+def _quoted(blocks: list[Block]) -> list[Block]:
+    return [Block(f"“{b.text}”" if b.text else "", b.sep, b.images, b.lead, b.kind) for b in blocks]
+
+
+def _table_blocks(node: SyntaxTreeNode, ctx: _TextContext) -> list[Block]:
+    out: list[Block] = []
+    for section in node.children:
+        for row in section.children:
+            images: list[str] = []
+            cells = [_inline_plain(cell.children[0], ctx, images).strip() if cell.children else ""
+                     for cell in row.children]
+            out.append(Block(" · ".join(cells).strip(), PARAGRAPH_SEP if not out else LINE_SEP,
+                             tuple(images)))
+    return out
+
+
+_HTML_LINK = re.compile(r"""<a\b[^>]*\bhref\s*=\s*["']([^"']+)["'][^>]*>(.*?)</a>""", re.I | re.S)
+
+
+def _html_blocks(fragment: str, ctx: _TextContext) -> list[Block]:
+    """A (sanitized) raw HTML block as text lines; a link keeps its text and, if new, its URL."""
+    def with_url(match: re.Match) -> str:
+        label = html_to_text(match.group(2))
+        suffix = ctx.link_suffix(label, html.unescape(match.group(1)))
+        return match.group(2) + html.escape(suffix)
+
+    text = html_to_text(_HTML_LINK.sub(with_url, fragment))
+    images = tuple(src for src in html_images(fragment) if src.startswith(("http://", "https://")))
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return [Block("", images=images, kind="html")] if images else []
+    return [Block(line, PARAGRAPH_SEP if i == 0 else LINE_SEP, images if i == 0 else (), kind="html")
+            for i, line in enumerate(lines)]
+
+
+def _plain_inline_text(markdown: str, ctx: _TextContext) -> str:
+    """Plain text of a short Markdown snippet (a summary point written with **bold** or links)."""
+    text = " ".join(b.text for b in _blocks(parse_body(markdown).children, ctx))
+    return " ".join(text.split()) or " ".join(markdown.split())
