@@ -21,8 +21,9 @@ folder. Files of publications are removed with `prune`.
 """
 from __future__ import annotations
 
-import os
+import hashlib
 import re
+import socket
 import time
 from pathlib import Path
 
@@ -60,7 +61,9 @@ class Journal:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            return {} if self.folder.is_dir() else None
+            # On this machine, no file means the claimer wrote no mark: it completed no message. A
+            # claimer elsewhere may have written a file we cannot see (an unshared folder): unknown.
+            return {} if claimer.rpartition(":")[0] == socket.gethostname() else None
         marks: dict[str, str] = {}
         for line in data.decode("utf-8", "surrogateescape").splitlines():
             mark, _, part = line.partition(" ")
@@ -80,8 +83,10 @@ def journal_folder(settings) -> Path:
     database = _sqlite_file(settings.db_url)
     if database is not None:
         return database.parent / (database.name + "-journal")
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "publisher" / "journal"
+    from publisher.config import state_dir
+
+    # Publication ids repeat across databases: one folder per database.
+    return state_dir() / "journal" / hashlib.sha256(settings.db_url.encode()).hexdigest()[:12]
 
 
 def _sqlite_file(db_url: str) -> Path | None:

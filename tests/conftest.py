@@ -67,9 +67,10 @@ def pg_url():
     admin.dispose()
 
 
-def claim_as_dead_worker(ledger, part: str):
-    """Claim `part` the way a worker on this host does, then make that worker a process that has
-    ended: what a SIGKILL between the claim and the outcome leaves in the ledger."""
+def claim_as_dead_worker(ledger, *parts: str):
+    """Claim `parts` the way one worker on this host does, then make that worker a process that has
+    ended: what a SIGKILL between the claims and their outcomes leaves in the ledger. Returns the
+    dead worker's name (its claims' `claimed_by`)."""
     import socket
     import subprocess
 
@@ -77,12 +78,13 @@ def claim_as_dead_worker(ledger, part: str):
 
     from publisher.store import LedgerRow
 
-    entry = ledger.claim(part)
-    assert entry is not None, f"{part} could not be claimed"
+    for part in parts:
+        assert ledger.claim(part) is not None, f"{part} could not be claimed"
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
+    dead = f"{socket.gethostname()}:{gone.pid}"
     with ledger.store.session() as session:
         session.execute(update(LedgerRow).where(LedgerRow.publication_id == ledger.publication_id,
-                                                LedgerRow.channel == ledger.channel, LedgerRow.part == part)
-                        .values(claimed_by=f"{socket.gethostname()}:{gone.pid}"))
-    return entry
+                                                LedgerRow.channel == ledger.channel, LedgerRow.part.in_(parts))
+                        .values(claimed_by=dead))
+    return dead

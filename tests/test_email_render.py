@@ -18,8 +18,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings as hyp_settings, strategies as st
 
-from channels.email import CHANNEL, GMAIL_CLIP_BYTES, TEXT_WIDTH, EmailPayload
+from channels.email.channel import CHANNEL
+from channels.email.limits import GMAIL_CLIP_BYTES, TEXT_WIDTH
+from channels.email.message import EmailPayload
 from publisher.config import load_settings
+from publisher.errors import PostError
 from publisher.post import load_post, parse_post
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -289,7 +292,7 @@ def test_text_is_escaped_in_html(english):
 
 def test_reserved_placeholder_text_in_a_post_is_refused(settings):
     post = parse_post("# T\n\nSee %%PUB:UNSUBSCRIBE_URL%% here.", name="r.md", settings=settings)
-    with pytest.raises(ValueError, match="reserved"):
+    with pytest.raises(PostError, match="reserved"):
         CHANNEL.render(post, settings)
 
 
@@ -381,7 +384,7 @@ def test_header_injection_is_impossible(sample):
     message = parse(sample.personalize(to_email="x@example.com", to_name="Eve\r\nBcc: all@example.com",
                                        unsubscribe_url=UNSUB))
     assert message["Bcc"] is None and message["To"].addresses[0].display_name == "Eve Bcc: all@example.com"
-    for bad in ("x@example.com\r\nBcc: all@example.com", "no-at-sign", "名@example.com", "a b@example.com"):
+    for bad in ("x@example.com\r\nBcc: all@example.com", "no-at-sign", "a b@example.com", "x@exa mple.com"):
         with pytest.raises(ValueError, match="recipient"):
             sample.personalize(to_email=bad, unsubscribe_url=UNSUB)
     for bad in (UNSUB + "\r\nBcc: x", "javascript:alert(1)", UNSUB + " x", UNSUB + ">", "https://例子.com/u"):
@@ -434,14 +437,14 @@ def test_personalize_always_yields_a_valid_message_with_the_recipients_url(sampl
     message = parse(raw)
     assert not message.defects and not message["To"].defects
     recipient = message["To"].addresses[0]
-    assert recipient.addr_spec == address
+    assert recipient.addr_spec.lower() == address.lower()  # addresses are stored and sent in lower case
     # CPython's parser keeps the fold between adjacent encoded-words as a space; RFC 2047 drops it.
     assert "".join(recipient.display_name.split()) == "".join(name.split())
     assert message["List-Unsubscribe"] == f"<{url}>"
     text, rich = parts_of(message)
     assert f"退订：{url}\n" in text  # the sample is Chinese
     assert url in hrefs_of(rich)
-    assert html.escape(address) in rich and address in text
+    assert html.escape(address.lower()) in rich.lower() and address.lower() in text.lower()
 
 
 # --- checks and previews ------------------------------------------------------------------------

@@ -1,0 +1,136 @@
+"""The email channel as the publisher sees it: render, checks, preview, its parts in words. Delivery
+(send_batch) lives in deliver.py and is imported only when something is sent."""
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from pathlib import Path
+
+from channels.base import BatchedChannel, PartView, PlanSummary, Receipt, SendContext
+from channels.email.html import _Context, _heading_shift, _render_html
+from channels.email.limits import GMAIL_CLIP_BYTES, MAX_SUBJECT_CHARS
+from channels.email.message import (
+    _BODY_TOKEN, EXAMPLE_EMAIL, HTML_SLOTS, TEXT_SLOTS, TO_EMAIL, UNSUBSCRIBE_URL, EmailPayload, _address_of,
+    _message_id_domain, _message_template, _qp_body,
+)
+from channels.email.parts import address_parts, describe_part
+from channels.email.subject import LABELS, _preheader, _refuse_reserved
+from channels.email.text import _render_text
+from publisher.config import Settings
+from publisher.markdown import html_images
+from publisher.post import Post
+
+from publisher.language import primary
+
+if TYPE_CHECKING:
+    from channels.base import Recipient
+    from publisher.store import Store
+
+
+class EmailChannel(BatchedChannel):
+    name = "email"
+    title = "Email"
+    reconciles_itself = False  # SMTP keeps no record to check a message against
+    options = frozenset({"enabled", "subject", "preheader"})
+
+    def render(self, post: Post, settings: Settings) -> EmailPayload:
+        options = post.channel_options("email")
+        subject = " ".join(str(options.get("subject") or post.title).split())
+        lang = post.language
+        labels = LABELS.get(primary(lang), LABELS["en"])
+        preheader = _preheader(post, options, lang)
+        _refuse_reserved(post, settings, subject, preheader)
+
+        context = _Context(base_url=post.url, heading_shift=_heading_shift(post.tree), labels=labels)
+        html_doc = _render_html(post, settings, subject, preheader, lang, labels, context)
+        text_doc = _render_text(post, settings, labels, context)
+        html_body = _qp_body(html_doc, HTML_SLOTS)
+        text_body = _qp_body(text_doc, TEXT_SLOTS)
+        template = _message_template(subject, settings, text_body, html_body)
+        return EmailPayload(
+            subject=subject, preheader=preheader, html=html_doc, text=text_doc, template=template,
+            slug=post.slug, message_id_domain=_message_id_domain(settings), post_date=post.date,
+            example_unsubscribe_url=f"{settings.site_url.rstrip('/')}/unsubscribe/EXAMPLE-TOKEN",
+            html_part_bytes=len(html_body),
+        )
+
+    def checks(self, payload: EmailPayload, settings: Settings) -> list[str]:
+        problems = []
+        if payload.html_part_bytes > GMAIL_CLIP_BYTES:
+            problems.append(f"The HTML part is {payload.html_part_bytes:,} bytes encoded; Gmail clips messages "
+                            f"over about {GMAIL_CLIP_BYTES:,} bytes and hides the rest, including the "
+                            "unsubscribe link, so shorten the post.")
+        if not payload.subject:
+            problems.append("The subject is empty; set a title or channels.email.subject.")
+        elif len(payload.subject) > MAX_SUBJECT_CHARS:
+            problems.append(f"The subject is {len(payload.subject)} characters; keep it under "
+                            f"{MAX_SUBJECT_CHARS} (channels.email.subject).")
+        if not _address_of(settings.email_from):
+            problems.append(f"The sender {settings.email_from!r} has no email address; set PUBLISHER_EMAIL_FROM "
+                            "to something like 'Newsletter <news@example.com>'.")
+        if settings.email_reply_to and not _address_of(settings.email_reply_to):
+            problems.append(f"The Reply-To {settings.email_reply_to!r} has no email address.")
+        if not settings.site_url.startswith("https://"):
+            problems.append(f"The site URL {settings.site_url!r} is not https; Gmail and Yahoo require an HTTPS "
+                            "one-click unsubscribe link (RFC 8058).")
+        for src in sorted(set(html_images(payload.html))):
+            if not src.startswith(("http://", "https://")):
+                problems.append(f"The image {src[:80]!r} is not an http(s) URL; mail clients will not show it.")
+        return problems
+
+    def preview_json(self, payload: EmailPayload) -> dict:
+        return {
+            "subject": payload.subject,
+            "preheader": payload.preheader,
+            "html_bytes": len(payload.html.encode("utf-8")),
+            "html_part_bytes": payload.html_part_bytes,
+            "text_chars": len(payload.text),
+            "message_bytes": len(payload.example_message()),
+        }
+
+    def preview_files(self, payload: EmailPayload) -> dict[str, str]:
+        url = payload.example_unsubscribe_url
+        fill = {UNSUBSCRIBE_URL: url, TO_EMAIL: EXAMPLE_EMAIL}
+        return {
+            "email.html": _BODY_TOKEN.sub(lambda m: html.escape(fill[m.group(1)]), payload.html),
+            "email.txt": _BODY_TOKEN.sub(lambda m: fill[m.group(1)], payload.text),
+            "email.eml": payload.example_message().decode("ascii"),
+        }
+
+    def recipient_parts(self, payload: EmailPayload, addresses: Iterable[str]) -> list[tuple[str, str]]:
+        return address_parts(payload, addresses)
+
+    def describe_part(self, part: str, total: int) -> PartView:
+        return describe_part(part)
+
+    def plan_summary(self, payload: EmailPayload, settings: Settings, recipients: int = 0) -> PlanSummary:
+        return PlanSummary(recipients, f"one email to each of {recipients} active "
+                                       f"{'subscriber' if recipients == 1 else 'subscribers'}: {payload.subject}")
+
+    # --- delivery: see deliver.py ---------------------------------------------------------------
+    def configured(self, settings: Settings) -> bool:
+        return bool(settings.smtp_host)
+
+    def missing_settings(self, settings: Settings) -> list[str]:
+        """What a live mailing needs besides the relay: readers see the site URL (unsubscribe links)
+        and the sender, so neither may be a silent default."""
+        missing = [] if settings.smtp_host else ["PUBLISHER_SMTP_HOST"]
+        missing += [variable for name, variable in (("site_url", "PUBLISHER_SITE_URL"),
+                                                    ("email_from", "PUBLISHER_EMAIL_FROM"))
+                    if name not in settings.explicit]
+        return missing
+
+    def write_outbox(self, payload: EmailPayload, folder: Path, settings: Settings, store: "Store") -> None:
+        from channels.email.outbox import write_mbox
+
+        super().write_outbox(payload, folder, settings, store)
+        write_mbox(payload, folder / "outbox.mbox", settings, store)
+
+    def send_batch(self, payload: EmailPayload, ctx: SendContext, recipients: Sequence["Recipient"]) -> Receipt:
+        from channels.email.deliver import send_batch  # the delivery side loads only when something is sent
+
+        return send_batch(payload, ctx, recipients)
+
+
+CHANNEL = EmailChannel()

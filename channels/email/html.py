@@ -1,0 +1,163 @@
+"""The HTML part: the Markdown tree as email-safe HTML in the Jinja2 layout, CSS inlined by premailer.
+The render context, site name and meta line are shared with the plain-text part (text.py)."""
+from __future__ import annotations
+
+import html
+import logging
+import re
+from dataclasses import dataclass
+from typing import Iterable
+from urllib.parse import urljoin, urlsplit
+
+from markdown_it.tree import SyntaxTreeNode
+from markupsafe import Markup
+
+from channels.email.limits import PREHEADER_PADDING, SMTP_POLICY
+from channels.email.message import TO_EMAIL, UNSUBSCRIBE_URL
+from publisher.config import Settings
+from publisher.markdown import inline_text
+from publisher.post import Post
+from templates import environment
+
+
+@dataclass(frozen=True)
+class _Context:
+    base_url: str  # relative links and images resolve against the post's web address
+    heading_shift: int  # the email's title is the only h1
+    labels: dict
+
+
+def _heading_shift(tree: SyntaxTreeNode) -> int:
+    return 1 if any(b.type == "heading" and b.tag == "h1" for b in tree.children) else 0
+
+
+def _render_html(post: Post, settings: Settings, subject: str, preheader: str, lang: str, labels: dict,
+                 context: _Context) -> str:
+    document = environment().get_template("email.html").render(
+        lang=lang, title=post.title, subject=subject, preheader=preheader,
+        preheader_padding=Markup(PREHEADER_PADDING), site_name=_site_name(settings),
+        site_url=settings.site_url, post_url=post.url, cover_image=post.cover_image,
+        meta_line=_meta_line(post, labels), summary=list(post.summary), labels=labels,
+        body_html=Markup(_html_blocks(post.tree.children, context)),
+        unsubscribe_url=UNSUBSCRIBE_URL, to_email=TO_EMAIL,
+        footer_text=labels["footer"].format(site=_site_name(settings)),
+    )
+    return _inline_css(document)
+
+
+def _inline_css(document: str) -> str:
+    # Imported here: premailer imports requests (for remote stylesheets, never fetched here), and
+    # importing the channel must not pull in an HTTP library.
+    from premailer import Premailer
+
+    inliner = Premailer(
+        document,
+        allow_network=False,  # never fetch <link> stylesheets: render is offline and pure
+        strip_important=False,  # the kept @media rules need !important to beat inline styles
+        keep_style_tags=False,  # the kept sheet is marked data-premailer="ignore"
+        disable_validation=True,  # cssutils does not know mso-* or prefers-color-scheme
+        cssutils_logging_level=logging.CRITICAL,
+        remove_classes=False,  # the @media rules select by class
+        # CSS width/height must not become attributes: Outlook reads width="100%" on an image as
+        # its natural size; the template sets pixel widths where Outlook needs them.
+        disable_basic_attributes=["width", "height"],
+    )
+    return inliner.transform(pretty_print=False)
+
+
+def _site_name(settings: Settings) -> str:
+    try:
+        addresses = SMTP_POLICY.header_factory("From", settings.email_from).addresses
+    except (IndexError, ValueError):
+        addresses = ()
+    name = addresses[0].display_name if addresses else ""
+    return name or (urlsplit(settings.site_url).hostname or settings.site_url)
+
+
+def _meta_line(post: Post, labels: dict) -> str:
+    parts = []
+    if post.date:
+        months = labels["months"]
+        d = post.date
+        parts.append(f"{months[d.month - 1]} {d.day}, {d.year}" if months else f"{d.year}年{d.month}月{d.day}日")
+    parts += [p for p in (post.category, post.author) if p]
+    return " · ".join(parts)
+
+
+def _absolute(url: str, context: _Context) -> str:
+    return url if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", url) else urljoin(context.base_url, url)
+
+
+def _attr(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def _html_blocks(nodes: Iterable[SyntaxTreeNode], context: _Context) -> str:
+    return "".join(_html_block(node, context) for node in nodes)
+
+
+def _html_block(node: SyntaxTreeNode, context: _Context) -> str:
+    kind = node.type
+    if kind == "paragraph":
+        inner = _html_inline(node.children[0], context)
+        return inner + "\n" if node.hidden else f"<p>{inner}</p>\n"
+    if kind == "heading":
+        level = min(6, int(node.tag[1]) + context.heading_shift)
+        return f"<h{level}>{_html_inline(node.children[0], context)}</h{level}>\n"
+    if kind == "bullet_list":
+        return f"<ul>\n{_html_blocks(node.children, context)}</ul>\n"
+    if kind == "ordered_list":
+        start = node.attrs.get("start")
+        start_attr = f' start="{int(start)}"' if start not in (None, 1) else ""
+        return f"<ol{start_attr}>\n{_html_blocks(node.children, context)}</ol>\n"
+    if kind == "list_item":
+        return f"<li>{_html_blocks(node.children, context).rstrip()}</li>\n"
+    if kind == "blockquote":
+        return f"<blockquote>\n{_html_blocks(node.children, context)}</blockquote>\n"
+    if kind in ("fence", "code_block"):
+        return f"<pre><code>{html.escape(node.content.rstrip(chr(10)))}</code></pre>\n"
+    if kind == "hr":
+        return "<hr>\n"
+    if kind == "html_block":  # already sanitized by publisher.markdown; emitted as is
+        return f'<div class="raw-html">\n{node.content.strip()}\n</div>\n'
+    if kind == "table":
+        return f'<table class="md-table" role="table">\n{_html_blocks(node.children, context)}</table>\n'
+    if kind in ("thead", "tbody", "tr"):
+        return f"<{kind}>\n{_html_blocks(node.children, context)}</{kind}>\n"
+    if kind in ("th", "td"):
+        style = node.attrs.get("style")
+        style_attr = f' style="{_attr(str(style))}"' if style else ""
+        inner = _html_inline(node.children[0], context) if node.children else ""
+        return f"<{kind}{style_attr}>{inner}</{kind}>\n"
+    return _html_blocks(node.children, context)  # unknown containers: keep their content
+
+
+def _html_inline(node: SyntaxTreeNode, context: _Context) -> str:
+    out = []
+    for child in node.children:
+        kind = child.type
+        if kind == "text":
+            out.append(html.escape(child.content, quote=False))
+        elif kind == "softbreak":
+            out.append("\n")
+        elif kind == "hardbreak":
+            out.append("<br>\n")
+        elif kind == "code_inline":
+            out.append(f"<code>{html.escape(child.content, quote=False)}</code>")
+        elif kind in ("em", "strong", "s"):
+            out.append(f"<{kind}>{_html_inline(child, context)}</{kind}>")
+        elif kind == "link":
+            href = _absolute(str(child.attrs.get("href", "")), context)
+            title = child.attrs.get("title")
+            title_attr = f' title="{_attr(str(title))}"' if title else ""
+            out.append(f'<a href="{_attr(href)}"{title_attr}>{_html_inline(child, context)}</a>')
+        elif kind == "image":
+            src = _absolute(str(child.attrs.get("src", "")), context)
+            title = child.attrs.get("title")
+            title_attr = f' title="{_attr(str(title))}"' if title else ""
+            out.append(f'<img src="{_attr(src)}" alt="{_attr(inline_text(child))}"{title_attr}>')
+        elif kind == "html_inline":  # sanitized by publisher.markdown
+            out.append(child.content)
+        else:
+            out.append(_html_inline(child, context))
+    return "".join(out)
