@@ -25,7 +25,9 @@ def state_dir(env: dict[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get("PUBLISHER_HOME"):
         return Path(env["PUBLISHER_HOME"]).expanduser()
-    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "share")
+    # The user's folders come from the process even when the PUBLISHER_* settings were given apart.
+    xdg = env.get("XDG_DATA_HOME") or os.environ.get("XDG_DATA_HOME")
+    base = xdg or str(Path(env.get("HOME") or Path.home()) / ".local" / "share")
     return Path(base).expanduser() / "publisher"
 
 

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-import publisher.store as store_module
 from publisher.errors import ConfigError
 from publisher.ledger import Ledger, LedgerEntry
 from publisher.store import DELIVERY_STATES, LEDGER_STATES, Store, utcnow
@@ -72,10 +71,12 @@ def _race_parts() -> list[str]:
 # -- store ----------------------------------------------------------------------------------------
 
 def test_glossary_defines_every_state_and_the_word_to_avoid():
-    glossary = store_module.__doc__
-    for word in (*LEDGER_STATES, *DELIVERY_STATES):
-        assert f"- {word}:" in glossary, word
-    assert '"delivered"' in glossary
+    from publisher import states
+
+    glossary = states.__doc__
+    for word in (*LEDGER_STATES, *DELIVERY_STATES, *states.Where):
+        assert f"- {word}:" in glossary or f"{word}:" in glossary, word
+    assert '"delivered"' in glossary and '"refused"' in glossary
 
 
 def test_bad_urls_are_config_errors_naming_the_setting():

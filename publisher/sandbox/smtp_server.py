@@ -1,4 +1,4 @@
-"""Loopback SMTP stand-in (PLATFORMS.md 4.1, 4.5, 4.8): a real aiosmtpd server on 127.0.0.1.
+"""Loopback SMTP stand-in: a real aiosmtpd server on 127.0.0.1.
 
 EHLO advertises SIZE, 8BITMIME, SMTPUTF8 and AUTH PLAIN LOGIN (no TLS needed on loopback). With a
 username configured, AUTH is required and checked; without one any credentials pass. Many messages
@@ -17,6 +17,8 @@ Scriptable faults (`set_faults`, or POST /_sandbox/faults on `make_http_app`):
   ("mail": that message was not taken) or after storing the next message ("data": it was taken
   but the client never hears so — the "may have been accepted" case).
 Setting faults replaces the whole plan and restarts its counters.
+
+Its HTTP window (make_http_app, message_summary) lives in publisher.sandbox.smtp_http.
 """
 from __future__ import annotations
 
@@ -34,16 +36,15 @@ from typing import Any, Iterable
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from flask import Flask, Response, jsonify, request
 
-from publisher.sandbox.common import quiet_app
+from publisher.sandbox.smtp_http import make_http_app, message_summary  # noqa: F401 - importable from here too
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_SERVER_NAME = "smtp.sandbox.test"
-DATA_SIZE_LIMIT = 32 * 1024 * 1024  # advertised in EHLO SIZE; provider caps vary (4.5 UNVERIFIED)
+DATA_SIZE_LIMIT = 32 * 1024 * 1024  # advertised in EHLO SIZE; provider caps vary (UNVERIFIED)
 
 MESSAGE_ID_SHAPE = re.compile(r"^\s*<[^<>@\s]+@[^<>@\s]+>\s*$")  # RFC 5322 3.6.4 msg-id
-MISSING_MESSAGE_ID_REPLY = "550 5.7.1 Messages missing a valid Message-ID header are not accepted"  # 4.1 Gmail
+MISSING_MESSAGE_ID_REPLY = "550 5.7.1 Messages missing a valid Message-ID header are not accepted"  # as Gmail answers
 UNKNOWN_RECIPIENT_REPLY = "550 5.1.1 The email account that you tried to reach does not exist"
 TEMPORARY_MESSAGE_REPLIES = {
     421: "421 4.7.0 Try again later, closing connection",
@@ -332,75 +333,3 @@ class _SandboxHandler:
         if drop:
             _drop(server)
         return f"250 2.0.0 OK queued as sandbox-{len(self.owner.messages)}"
-
-
-# --- HTTP window onto the server -------------------------------------------------------------
-
-def message_summary(entry: dict[str, Any], index: int) -> dict[str, Any]:
-    """What an operator or a test reads about one accepted message (headers decoded)."""
-    message: EmailMessage = entry["message"]
-    headers: dict[str, Any] = {}
-    for name, value in message.items():
-        text = str(value)
-        if name in headers:
-            previous = headers[name]
-            headers[name] = (previous if isinstance(previous, list) else [previous]) + [text]
-        else:
-            headers[name] = text
-    return {
-        "index": index,
-        "from": str(message.get("From", "")),
-        "to": str(message.get("To", "")),
-        "subject": str(message.get("Subject", "")),
-        "message_id": str(message.get("Message-ID", "")).strip(),
-        "mail_from": entry["mail_from"],
-        "rcpt_tos": entry["rcpt_tos"],
-        "headers": headers,
-        "content_types": [part.get_content_type() for part in message.walk()],
-        "size": len(entry["raw"]),
-        "connection": entry["connection"],
-        "auth_user": entry["auth_user"],
-    }
-
-
-def make_http_app(smtp: SandboxSMTP) -> Flask:
-    """GET /_sandbox/messages, GET /_sandbox/count, GET /_sandbox/messages/<i>/raw, POST /_sandbox/reset, POST /_sandbox/faults."""
-    app = quiet_app(__name__)
-    app.extensions["sandbox"] = smtp
-
-    @app.get("/_sandbox/messages")
-    def messages():
-        return jsonify({"messages": [message_summary(entry, i) for i, entry in enumerate(smtp.messages)]})
-
-    @app.get("/_sandbox/count")
-    def count():
-        return jsonify({"messages": len(smtp.messages)})
-
-    @app.get("/_sandbox/messages/<int:index>/raw")
-    def raw_message(index: int):
-        stored = smtp.messages
-        if index >= len(stored):
-            return jsonify({"error": f"no message {index}; {len(stored)} stored"}), 404
-        return Response(stored[index]["raw"], content_type="message/rfc822")
-
-    @app.post("/_sandbox/reset")
-    def reset():
-        smtp.reset()
-        return jsonify({"ok": True})
-
-    @app.post("/_sandbox/faults")
-    def set_faults():
-        options = request.get_json(silent=True)
-        if not isinstance(options, dict):
-            return jsonify({"ok": False, "error": "send a JSON object of fault options"}), 400
-        try:
-            plan = smtp.set_faults(**options)
-        except (TypeError, ValueError) as exc:
-            return jsonify({"ok": False, "error": str(exc)}), 400
-        return jsonify({"ok": True, "faults": {f.name: _jsonable(getattr(plan, f.name)) for f in fields(plan)}})
-
-    return app
-
-
-def _jsonable(value: Any) -> Any:
-    return sorted(value) if isinstance(value, frozenset) else value
