@@ -1,4 +1,5 @@
-"""The post model: one Markdown file with YAML front matter, validated, parsed once."""
+"""The post model: one Markdown file with front matter (YAML, TOML, JSON or Pelican headers: see
+publisher.front_matter), validated, cleaned of its site's syntax (publisher.site_syntax), parsed once."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,20 +10,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
+from urllib.parse import urljoin
 
-import yaml
 from markdown_it.tree import SyntaxTreeNode
 
 from publisher.config import Settings
 from publisher.errors import PostError
+from publisher.front_matter import (image_ref, kind, parse_date, person, scalar_text, split_front_matter,
+                                    text_list, truthy)
 from publisher.language import detect, is_cjk
-from publisher.markdown import inline_text, parse_body
+from publisher.markdown import block_text, html_images, inline_text, parse_body, walk
+from publisher.site_syntax import clean
 
-KNOWN_KEYS = frozenset({
-    "title", "date", "slug", "category", "tags", "summary", "coverImage", "cover_image",
-    "url", "author", "channels", "lang", "language", "locale",
-})
 LANGUAGE_KEYS = ("lang", "language", "locale")
+DATE_KEYS = ("date", "publishDate", "pubDate", "published")
+UPDATED_KEYS = ("lastmod", "updated", "modified", "last_modified_at")
+DESCRIPTION_KEYS = ("description", "excerpt", "subtitle", "summary")
+COVER_KEYS = ("coverImage", "cover_image", "cover", "image", "featured_image", "featuredImage", "feature_image",
+              "thumbnail", "og_image", "titleImage", "banner", "header", "images")
+KNOWN_KEYS = frozenset({
+    "title", "slug", "category", "categories", "tags", "keywords", "summary", "url", "permalink",
+    "author", "authors", "channels", "draft", "status", *LANGUAGE_KEYS, *DATE_KEYS, *UPDATED_KEYS,
+    *DESCRIPTION_KEYS, *COVER_KEYS,
+})
+_KNOWN_FOLDED = frozenset(k.casefold() for k in KNOWN_KEYS)
 
 
 @dataclass(frozen=True)
@@ -31,19 +42,27 @@ class Post:
     title: str
     slug: str
     url: str  # canonical URL of the full post
-    body: str  # Markdown body as written (the leading title heading removed)
+    body: str  # Markdown body: the site's own syntax cleaned out, the leading title heading removed
     tree: SyntaxTreeNode = field(repr=False, compare=False)  # the one parse of `body`
     date: dt.datetime | None = None  # timezone-aware
     category: str | None = None
     tags: tuple[str, ...] = ()
     summary: tuple[str, ...] = ()  # points, plain text
-    cover_image: str | None = None
+    cover_image: str | None = None  # an http(s) URL (relative paths resolved against `url`)
     author: str | None = None
     channels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)  # unknown front matter, kept
     # A language tag ("zh", "en-GB", "ja"): front matter lang/language/locale, else detected from
     # the text once (publisher.language); every channel's words and splitting follow it.
     language: str = "en"
+    description: str | None = None  # description/excerpt/subtitle/text summary, plain text on one line
+    draft: bool = False  # draft: true, published: false, Status: draft (the press refuses drafts)
+    updated: dt.datetime | None = None  # lastmod/updated/modified, when readable
+    categories: tuple[str, ...] = ()  # category and categories, in order (`category` is the first)
+    first_image: str | None = None  # the body's first image (http(s)), for a post without a cover
+    # Source-site syntax found in the body (Liquid/Hugo tags, MDX components), one line each,
+    # "line 12: ...": it is left out of `body`; the channels' checks list these.
+    source_notes: tuple[str, ...] = ()
 
     @property
     def cjk(self) -> bool:
@@ -90,7 +109,9 @@ def load_post(path: str | Path, settings: Settings) -> Post:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise PostError(f"{name}, line {line}", "is not UTF-8 text; save the file as UTF-8") from None
-    return parse_post(text, name=name, settings=settings, default_slug=path.stem)
+    # A page bundle (Hugo, Docusaurus: my-post/index.md) is named by its folder.
+    stem = path.resolve().parent.name if path.stem.lower() in ("index", "_index", "readme") else path.stem
+    return parse_post(text, name=name, settings=settings, default_slug=stem or "post")
 
 
 def _looks_binary(raw: bytes) -> bool:
@@ -100,137 +121,65 @@ def _looks_binary(raw: bytes) -> bool:
 
 
 def parse_post(text: str, *, name: str, settings: Settings, default_slug: str = "post") -> Post:
-    try:
-        meta, body = _split_front_matter(text)
-    except _BoundedYAML as exc:
-        raise PostError(f"{name}, front matter", f"refused: {exc.args[0]}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{name}, front matter line {mark.line + 2}" if mark else f"{name}, front matter"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PostError(where, f"broken YAML ({problem})") from None
-    except _NotAMapping as exc:
-        raise PostError(f"{name}, front matter", f"expected key: value pairs, got {exc.args[0]}") from None
-    except _Unterminated:
-        raise PostError(f"{name}, line 1", "the front matter opened with --- is never closed; end it with a line "
-                        "holding only ---") from None
-    except RecursionError:
-        raise PostError(f"{name}, front matter", f"nested deeper than {MAX_YAML_DEPTH} levels") from None
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    matter = split_front_matter(text, name)
+    meta = _Meta(matter.meta)
+    cleaned = clean(matter.body, first_line=matter.body_line)
+    body = cleaned.text.strip("\n")
 
-    body = body.strip("\n")
     title = _text_field(meta, "title", name)
     lines = body.splitlines()
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    heading = None
     if first is not None and re.match(r"^#\s+\S", lines[first]):
         heading = re.sub(r"\s+#+\s*$", "", lines[first][1:].strip())
-    if heading is not None and (title is None or _same_text(heading, title)):
-        body = "\n".join(lines[first + 1:]).strip("\n")  # the title is shown by every channel itself
-        title = title or inline_text(parse_body(heading).children[0].children[0])
-    if not title:
+        parsed = parse_body(lines[first]).children
+        plain = inline_text(parsed[0].children[0]) if parsed and parsed[0].children else heading
+        if title is None or _same_text(heading, title) or _same_text(plain, title):
+            body = "\n".join(lines[first + 1:]).strip("\n")  # the title is shown by every channel itself
+            title = title or plain
+    if not title or not title.strip():
         raise PostError(name, "no title: add `title:` to the front matter or start the body with `# Title`")
     if not body.strip():
         raise PostError(name, "the body is empty; write the post below the front matter")
 
-    slug = _text_field(meta, "slug", name) or slugify(default_slug)
-    if not re.fullmatch(r"[\w-]+", slug):
-        raise PostError(f"{name}, field 'slug'", f"expected letters, digits and dashes, got {slug!r}")
-    url = _text_field(meta, "url", name) or f"{settings.site_url.rstrip('/')}/{slug}"
-    if not url.startswith(("http://", "https://")):
-        raise PostError(f"{name}, field 'url'", f"expected an http(s) URL, got {url!r}")
-    cover = _text_field(meta, "coverImage", name) or _text_field(meta, "cover_image", name)
-    if cover and not cover.startswith(("http://", "https://")):
-        raise PostError(f"{name}, field 'coverImage'", f"expected an http(s) image URL, got {cover!r}")
-
+    slug, path = _slug_field(meta, name, default_slug)
+    url = _url_field(meta, name, settings, slug, path)
+    tree = parse_body(body)
+    category = _category(meta)
+    summary_value = meta.get("summary")
     return Post(
         source=name,
         title=" ".join(title.split()),
         slug=slug,
         url=url,
         body=body,
-        tree=parse_body(body),
-        date=_date_field(meta.get("date"), name, settings),
-        category=_text_field(meta, "category", name),
-        tags=_tags_field(meta.get("tags"), name),
-        summary=_summary_field(meta.get("summary"), name),
-        cover_image=cover,
-        author=_text_field(meta, "author", name),
+        tree=tree,
+        date=_date_field(meta, name, settings),
+        category=category[0] if category else None,
+        tags=text_list(meta.get("tags")) or text_list(meta.get("keywords")),
+        summary=_summary_field(summary_value, name),
+        cover_image=_cover(meta, url),
+        author=person(meta.get("author")) or person(meta.get("authors")),
         channels=_channels_field(meta.get("channels"), name),
-        extra=MappingProxyType({k: v for k, v in meta.items() if k not in KNOWN_KEYS}),
+        extra=MappingProxyType({k: v for k, v in meta.items() if k.casefold() not in _KNOWN_FOLDED}),
         language=_language_field(meta, name) or detect(title + "\n" + body),
+        description=_description(meta),
+        draft=_draft(meta),
+        updated=_updated(meta, settings),
+        categories=category,
+        first_image=_first_image(tree, url),
+        source_notes=cleaned.notes,
     )
 
 
-class _NotAMapping(Exception):
-    pass
+class _Meta(dict):
+    """The front matter; a key written in another case (`Title:`) is found too."""
 
-
-MAX_YAML_ALIASES = 50  # *references in one front matter: a handful is normal, thousands is an attack
-MAX_YAML_DEPTH = 32  # nesting of lists/mappings
-MAX_FRONT_MATTER_BYTES = 64 * 1024
-_OPENING = re.compile(r"\A---[ \t]*\r?\n")
-_CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
-_GLUED_CLOSING = re.compile(r"^---(?=[^-\s])", re.M)  # "---### Top News": the closing line glued to text
-
-
-class _BoundedYAML(yaml.YAMLError):
-    """Front matter refused for its shape (aliases, depth), before it can cost memory or time."""
-
-
-class _FrontMatterLoader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text (a bad date is reported by field, not by YAML) and
-    refuses alias bombs ("billion laughs") and deep nesting while composing, before anything is built."""
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self._aliases = 0
-        self._depth = 0
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_YAML_ALIASES:
-                raise _BoundedYAML(f"more than {MAX_YAML_ALIASES} aliases (*name); write the values out")
-        self._depth += 1
-        try:
-            if self._depth > MAX_YAML_DEPTH:
-                raise _BoundedYAML(f"nested deeper than {MAX_YAML_DEPTH} levels")
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-_FrontMatterLoader.yaml_implicit_resolvers = {
-    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _split_front_matter(text: str) -> tuple[dict, str]:
-    opening = _OPENING.match(text)
-    if not opening:
-        return {}, text
-    rest = text[opening.end():]
-    closing = _CLOSING.search(rest)
-    glued = _GLUED_CLOSING.search(rest)
-    if closing is None and glued is None:
-        raise _Unterminated()
-    if closing is not None and (glued is None or closing.start() < glued.start()):
-        raw_meta, body = rest[:closing.start()], rest[closing.end():]
-    else:  # read leniently: what follows the dashes is the body's first line
-        raw_meta, body = rest[:glued.start()], rest[glued.end():]
-    if len(raw_meta.encode("utf-8")) > MAX_FRONT_MATTER_BYTES:
-        raise _BoundedYAML(f"the front matter is over {MAX_FRONT_MATTER_BYTES // 1024} KB")
-    loaded = yaml.load(raw_meta, Loader=_FrontMatterLoader) if raw_meta.strip() else {}
-    if loaded is None:
-        loaded = {}
-    if not isinstance(loaded, dict):
-        raise _NotAMapping(_kind(loaded))
-    return {str(k): v for k, v in loaded.items()}, body
-
-
-class _Unterminated(Exception):
-    pass
+    def get(self, key, default=None):
+        if key in self:
+            return self[key]
+        folded = key.casefold()
+        return next((v for k, v in self.items() if k.casefold() == folded), default)
 
 
 def _same_text(a: str, b: str) -> bool:
@@ -242,7 +191,7 @@ def _text_field(meta: dict, key: str, name: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise PostError(f"{name}, field '{key}'", f"expected text, got {_kind(value)}")
+        raise PostError(f"{name}, field '{key}'", f"expected text, got {kind(value)}")
     value = str(value).strip()
     return value or None
 
@@ -257,36 +206,121 @@ def _language_field(meta: dict, name: str) -> str | None:
     return None
 
 
-def _kind(value: object) -> str:
-    return {dict: "a mapping", list: "a list", bool: "true/false"}.get(type(value), type(value).__name__)
+def _slug_field(meta: dict, name: str, default_slug: str) -> tuple[str, str | None]:
+    """(slug, site path): `/blog/2026/issue-7/` is slug issue-7 at that path."""
+    raw = _text_field(meta, "slug", name)
+    if raw is None:
+        return slugify(default_slug), None
+    segments = [s for s in raw.split("/") if s.strip()]
+    slug = _slug_text(re.sub(r"\.(?:html?|md)$", "", segments[-1])) if segments else ""
+    if not slug:
+        raise PostError(f"{name}, field 'slug'", f"expected letters, digits and dashes, got {raw!r}")
+    return slug, ("/" + raw.lstrip("/")).replace(" ", "-") if "/" in raw else None
 
 
-def _date_field(value: object, name: str, settings: Settings) -> dt.datetime | None:
-    if value is None or value == "":
-        return None
-    where = f"{name}, field 'date'"
-    if isinstance(value, str):
-        text = value.strip().replace("Z", "+00:00")
-        text = re.sub(r"^(\d{4})-(\d{1,2})-(\d{1,2})", lambda m: f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}", text)
+def _url_field(meta: dict, name: str, settings: Settings, slug: str, path: str | None) -> str:
+    site = settings.site_url.rstrip("/")
+    for key in ("url", "permalink"):
+        value = _text_field(meta, key, name)
+        if not value or (key == "permalink" and re.search(r"(?:^|/):[a-z_]+", value)):
+            continue  # a Jekyll permalink pattern (/:year/:title/) names no one post
+        if value.startswith("//"):
+            value = "https:" + value
+        elif value.startswith("/"):
+            value = site + value
+        if not re.match(r"https?://[^\s/]+", value):
+            raise PostError(f"{name}, field '{key}'", f"expected an http(s) URL or a path like /blog/post/, "
+                            f"got {value!r}")
+        return value
+    return site + path if path else f"{site}/{slug}"
+
+
+def _date_field(meta: dict, name: str, settings: Settings) -> dt.datetime | None:
+    for key in DATE_KEYS:
+        value = meta.get(key)
+        if value is None or value == "" or (key == "published" and truthy(value) is not None):
+            continue  # Jekyll's `published: false` says draft, not when
         try:
-            value = dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise PostError(where, f"expected a date like 2026-01-24 or 2026-01-24T08:00:00+08:00, got {value!r}") from None
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=settings.tz)
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=settings.tz)
-    raise PostError(where, f"expected a date like 2026-01-24, got {_kind(value)}")
+            date = parse_date(value)
+        except (ValueError, OverflowError):
+            shown = repr(value) if isinstance(value, str) else kind(value)
+            raise PostError(f"{name}, field '{key}'", "expected a date like 2026-01-24, 2026-01-24 08:00 or "
+                            f"2026-01-24T08:00:00+08:00, got {shown}") from None
+        return date if date.tzinfo else date.replace(tzinfo=settings.tz)
+    return None
 
 
-def _tags_field(value: object, name: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [t for t in re.split(r"[,，]", value)]
-    if not isinstance(value, list) or not all(isinstance(t, (str, int, float)) and not isinstance(t, bool) for t in value):
-        raise PostError(f"{name}, field 'tags'", "expected a list of words, like [AI, news]")
-    return tuple(str(t).strip() for t in value if str(t).strip())
+def _updated(meta: dict, settings: Settings) -> dt.datetime | None:
+    for key in UPDATED_KEYS:
+        try:
+            date = parse_date(meta.get(key))
+        except (ValueError, OverflowError):
+            continue  # not essential: a bad one is passed over
+        return date if date.tzinfo else date.replace(tzinfo=settings.tz)
+    return None
+
+
+def _category(meta: dict) -> tuple[str, ...]:
+    single = meta.get("category")
+    first = (scalar_text(single),) if scalar_text(single) else text_list(single)
+    return tuple(dict.fromkeys(first + text_list(meta.get("categories"))))
+
+
+def _description(meta: dict) -> str | None:
+    for key in DESCRIPTION_KEYS:
+        text = scalar_text(meta.get(key))
+        if not text:
+            continue
+        tree = parse_body(text)
+        if key == "summary" and tree.children and all(b.type in ("bullet_list", "ordered_list") for b in tree.children):
+            continue  # a bullet list of points is the summary alone
+        plain = " ".join(" ".join(block_text(b) for b in tree.children).split())
+        if plain:
+            return plain
+    return None
+
+
+def _draft(meta: dict) -> bool:
+    status = scalar_text(meta.get("status"))
+    return (truthy(meta.get("draft")) is True or truthy(meta.get("published")) is False
+            or (status or "").lower() == "draft")
+
+
+def _resolve(ref: str | None, base: str) -> str | None:
+    """An image reference as an absolute http(s) URL, resolved against the post's URL; else None."""
+    if not ref:
+        return None
+    ref = re.sub(r"^\{(?:static|attach|filename)\}", "", ref.strip())  # Pelican's link prefixes
+    if not ref or (not re.match(r"[a-z][a-z0-9+.-]*:|/", ref, re.I) and not re.search(r"[./]", ref)):
+        return None  # "none", "false": not a path
+    try:
+        url = urljoin(base, ref.replace(" ", "%20"))
+    except ValueError:  # "http://[broken"
+        return None
+    return url if re.match(r"https?://[^\s/]+", url, re.I) else None
+
+
+def _cover(meta: dict, base: str) -> str | None:
+    for key in COVER_KEYS:
+        url = _resolve(image_ref(meta.get(key)), base)
+        if url:
+            return url
+    return None
+
+
+def _first_image(tree: SyntaxTreeNode, base: str) -> str | None:
+    for node in walk(tree):
+        if node.type == "image":
+            sources = [str(node.attrs.get("src") or "")]
+        elif node.type in ("html_block", "html_inline"):
+            sources = html_images(node.content)
+        else:
+            continue
+        for src in sources:
+            url = _resolve(src, base)
+            if url:
+                return url
+    return None
 
 
 def _summary_field(value: object, name: str) -> tuple[str, ...]:
@@ -299,7 +333,7 @@ def _summary_field(value: object, name: str) -> tuple[str, ...]:
         items = None
         text = str(value).strip()
     else:
-        raise PostError(f"{name}, field 'summary'", f"expected text or a bullet list, got {_kind(value)}")
+        raise PostError(f"{name}, field 'summary'", f"expected text or a bullet list, got {kind(value)}")
     if items is not None:
         if not all(isinstance(i, (str, int, float)) and not isinstance(i, bool) for i in items):
             raise PostError(f"{name}, field 'summary'", "expected a list of text points")
@@ -351,8 +385,13 @@ def _refuse_unknown_options(channel: str, opts: dict, where: str) -> None:
             raise PostError(f"{where}.{key}'", f"unknown option; {hint}expected one of {', '.join(sorted(known))}")
 
 
+def _slug_text(text: str, lower: bool = False) -> str:
+    """Letters of any script, digits and dashes ("" when nothing is left)."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    text = re.sub(r"[^\w\s-]", "", text.lower() if lower else text)
+    return re.sub(r"[\s_-]+", "-", text).strip("-")
+
+
 def slugify(text: str) -> str:
     """A URL slug from a file name: keeps letters of any script, digits and dashes."""
-    text = unicodedata.normalize("NFKC", text).strip().lower()
-    text = re.sub(r"[^\w\s-]", "", text)
-    return re.sub(r"[\s_-]+", "-", text).strip("-") or "post"
+    return _slug_text(text, lower=True) or "post"

@@ -75,11 +75,34 @@ def _walk(node):
 @pytest.mark.parametrize("text, where", [
     ("---\ntitle: T\nchannels:\n  myspace: {}\n---\nbody", "channels.myspace"),
     ("---\ntitle: T\nchannels:\n  x:\n    enabled: maybe\n---\nbody", "channels.x.enabled"),
-    ("---\ntitle: T\ntags: {a: 1}\n---\nbody", "tags"),
-    ("---\ntitle: T\ncoverImage: /local.png\n---\nbody", "coverImage"),
     ("---\ntitle: T\nsummary: {a: 1}\n---\nbody", "summary"),
+    ("---\ntitle: T\nurl: somewhere\n---\nbody", "url"),
+    ("---\ntitle: T\nslug: '//'\n---\nbody", "slug"),
 ])
 def test_bad_fields_name_the_field(text, where):
     with pytest.raises(PostError) as info:
         parse(text)
     assert where in info.value.where
+
+
+def test_fields_a_reader_can_do_without_are_ignored_not_refused():
+    p = parse("---\ntitle: T\ntags: {a: 1}\nauthor: 42\ncoverImage: javascript:alert(1)\n"
+              "description: [x]\n---\nbody")
+    assert p.tags == () and p.author is None and p.cover_image is None and p.description is None
+
+
+def test_relative_cover_is_resolved_against_the_post_url():
+    p = parse("---\ntitle: T\nslug: hello\ncoverImage: /local.png\n---\nbody")
+    assert p.cover_image == "https://example.com/local.png"
+
+
+def test_crlf_and_bom_read_like_plain_lines():
+    p = parse("\ufeff---\r\ntitle: Windows\r\ndate: 2026-01-24\r\n---\r\n# Windows\r\n\r\nbody\r\n")
+    assert p.title == "Windows" and p.body == "body" and p.date.day == 24
+
+
+def test_title_heading_that_is_not_a_paragraph_does_not_crash():
+    for heading in ("# ```", "# - item", "# ![Logo](https://x.test/l.png) Weekly"):
+        assert parse(heading + "\n\nbody\n").body == "body"
+    with pytest.raises(PostError, match="no title"):  # a heading of raw HTML only holds no words
+        parse("# <img src=x>\n\nbody\n")
