@@ -82,7 +82,8 @@ def journal_folder(settings) -> Path:
         return Path(settings.journal_dir)
     database = _sqlite_file(settings.db_url)
     if database is not None:
-        return database.parent / (database.name + "-journal")
+        # Not "<db>-journal": that is the name of SQLite's own rollback journal.
+        return database.parent / (database.name + ".marks")
     from publisher.config import state_dir
 
     # Publication ids repeat across databases: one folder per database.

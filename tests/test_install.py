@@ -27,7 +27,7 @@ def source_modules() -> set[str]:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out),
                     str(ROOT)], check=True, capture_output=True, timeout=300)
     return next(out.glob("publisher-*.whl"))
 
@@ -54,7 +54,7 @@ def test_the_wheel_holds_every_module_and_template(wheel):
 def test_a_plain_install_imports_every_module_and_runs_the_commands(fresh_venv, wheel, tmp_path):
     python = fresh_venv / "bin" / "python"
     modules = sorted(n[:-3].replace("/", ".").removesuffix(".__init__") for n in zipfile.ZipFile(wheel).namelist()
-                     if n.endswith(".py"))
+                     if n.endswith(".py") and not n.endswith("__main__.py"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PUBLISHER_", "PYTHONPATH"))}
     code = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
     done = subprocess.run([str(python), "-c", code, *modules], cwd=tmp_path, env=env, capture_output=True,

@@ -30,6 +30,8 @@ def _has_cjk(text: str) -> bool:
 
 
 def _display_width(text: str) -> int:
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
@@ -52,15 +54,18 @@ class _Unit:
 def _wrap_line(text: str, width: int) -> list[str]:
     lines: list[str] = []
     current: list[_Unit] = []
+    current_width = 0  # _units_width(current), kept as units come and go (wrapping stays linear)
     for unit in _wrap_units(text):
+        current_width += unit.width + (1 if unit.spaced and current else 0)
         current.append(unit)
-        if len(current) > 1 and _units_width(current) > width:
+        if len(current) > 1 and current_width > width:
             # Break at the last opportunity; a closing mark that cannot start a line pulls the
             # character before it along (kinsoku oidashi) instead of hanging past the margin.
             cut = next((k for k in range(len(current) - 1, 0, -1) if current[k].breakable), 0)
             if cut:
                 lines.append(_units_text(current[:cut]))
                 current = current[cut:]
+                current_width = _units_width(current)
     lines.append(_units_text(current))
     return lines
 

@@ -16,7 +16,7 @@ import requests
 import tweepy
 from PIL import Image
 from requests_oauthlib import OAuth1
-from twitter_text import extract_urls_with_indices
+from channels.x.twitter_text_import import extract_urls_with_indices
 
 from channels.x.limits import MEDIA_UPLOAD_APIS
 from publisher.config import Settings

@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from twitter_text import extract_emojis_with_indices, extract_urls_with_indices, parse_tweet
+from channels.x.twitter_text_import import extract_emojis_with_indices, extract_urls_with_indices, parse_tweet
 
 from channels.x.limits import MAX_WEIGHTED, TWITTER_TEXT_V3
 from channels.x.text import _CJK
