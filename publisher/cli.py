@@ -180,11 +180,12 @@ def _print_sandbox_receipts(running) -> None:
     tweets = requests.get(running.readouts()["x"], timeout=10).json()
     messages = requests.get(running.readouts()["telegram"], timeout=10).json()
     drafts = requests.get(running.readouts()["wechat"], timeout=10).json()
-    out.print(
-        f"sandbox received: {len(email.get('messages', []))} emails, {len(tweets.get('tweets', []))} tweets, "
-        f"{sum(len(v) for v in messages.get('messages', {}).values())} Telegram messages, "
-        f"{len(drafts.get('drafts', []))} WeChat drafts (this run; earlier presses are not resent)"
-    )
+    counts = (len(email.get("messages", [])), len(tweets.get("tweets", [])),
+              sum(len(v) for v in messages.get("messages", {}).values()), len(drafts.get("drafts", [])))
+    nouns = (("email", "emails"), ("post on X", "posts on X"), ("Telegram message", "Telegram messages"),
+             ("WeChat draft", "WeChat drafts"))
+    words = [f"{n} {one if n == 1 else many}" for n, (one, many) in zip(counts, nouns)]
+    out.print(f"sandbox received: {', '.join(words)} (this run; earlier presses are not resent)")
 
 
 @app.command()

@@ -144,4 +144,4 @@ def settle(job: Job, error: str = "", *, final: bool = True) -> ChannelOutcome:
     job.store.set_delivery_state(job.publication_id, job.name, state, error=detail or None,
                                  total_parts=shown_total, sent_parts=shown_sent, failed_parts=shown_total - shown_sent,
                                  remote_ids=remote_ids[-100:], remote_urls=remote_urls[-100:])
-    return ChannelOutcome(job.name, state, "live", shown_sent, shown_total, detail, remote_ids, remote_urls)
+    return ChannelOutcome(job.name, state, "sandbox" if job.settings.sandbox else "live", shown_sent, shown_total, detail, remote_ids, remote_urls)

@@ -310,7 +310,8 @@ def wait_for(result: PublishResult, settings: Settings, progress: Progress = lam
             progress(name, counts.get("sent", 0), sum(counts.values()))
             delivery = rows[name]
             if (delivery.pending_tasks or 0) <= 0 and delivery.state in ("sent", "partial", "failed"):
-                finished[name] = ChannelOutcome(name, delivery.state, "live", delivery.sent_parts,
+                finished[name] = ChannelOutcome(name, delivery.state, "sandbox" if settings.sandbox else "live",
+                                                delivery.sent_parts,
                                                 delivery.total_parts, delivery.last_error or "",
                                                 list(delivery.remote_ids or []), list(delivery.remote_urls or []))
         if len(finished) == len(queued) or (deadline and time.monotonic() > deadline):
