@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from channels.base import BatchedChannel, Channel, PermanentError, TransientError, UncertainError
 from channels.registry import CHANNELS
 from publisher.config import Settings
-from publisher.errors import InputError
+from publisher.errors import InputError, PostError
 from publisher.jobs import ChannelOutcome, Job, attempt, plan_mailing, settle
 from publisher.outbox import write_outbox
 from publisher.post import Post, load_post
@@ -102,6 +102,9 @@ def prepare(post_path: str | Path, settings: Settings, *, again: bool = False, o
     `again`, the channels pressed (all, or `only`) start a new round; the others keep theirs."""
     post_path = Path(post_path)
     post = load_post(post_path, settings)
+    if post.draft:
+        raise PostError(post.source, "is a draft (draft: true in its front matter): preview works, publishing "
+                        "does not; set draft: false to publish it")
     rendered = render_all(post, settings)
     store = Store(settings.db_url)
     raw = post_path.read_bytes()

@@ -115,3 +115,12 @@ def test_with_a_broker_and_no_worker_the_press_says_so_and_exits_3(home):
     assert "publisher worker -Q" in result.stderr
     assert time.monotonic() - started < 60
     redis.Redis.from_url(url).flushdb()
+
+
+def test_a_draft_is_previewed_but_never_published(sandbox, home, tmp_path):
+    post = tmp_path / "draft.md"
+    post.write_text("---\ntitle: Not yet\ndraft: true\n---\nWork in progress.\n", "utf-8")
+    assert run_cli("preview", str(post), "--out", str(tmp_path / "preview"), env=home).returncode == 0
+    result = run_cli("publish", str(post), "--yes", env=home)
+    assert result.returncode == 2 and "draft" in result.stderr
+    assert counts(sandbox) == {"email": 0, "x": 0, "telegram": 0, "wechat": 0}
