@@ -155,6 +155,9 @@ class BatchedChannel(Channel):
     recipient and sends them in batches, one task and one connection each."""
 
     queue: ClassVar[str] = "email"
+    # A recipient's part is this prefix + the address in lower case: the press plans a whole
+    # mailing in the database with it (Ledger.plan_recipients).
+    part_prefix: ClassVar[str] = "to:"
 
     @abstractmethod
     def recipient_parts(self, payload: Any, addresses: Iterable[str]) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 from channels.base import BatchedChannel, Channel, Receipt, Recipient, SendContext
 from channels.registry import CHANNELS
 from publisher.config import Settings
-from publisher.ledger import ANALYZE_AFTER_ROWS, Ledger
+from publisher.ledger import Ledger
 from publisher.post import Post, parse_post
 from publisher.store import Store
 
@@ -91,21 +91,21 @@ def recipients_by_id(job: Job, subscriber_ids: Sequence[int]) -> list:
 
 
 def plan_mailing(job: Job) -> list[list[int]]:
-    """Plan one ledger part per active subscriber (idempotent); the id batches to send.
-    A part is named by the address alone, so the batch read here is enough: the unsubscribe
-    tokens are signed at send time (recipients_by_id), not for planning."""
-    from publisher import subscribers
+    """Plan one ledger part per active subscriber (idempotent), in the database; the id batches to
+    send. A part is named by the address alone, so no token is signed for planning: the unsubscribe
+    tokens are signed at send time (recipients_by_id)."""
+    from sqlalchemy import select
 
-    batches, ledger = [], Ledger(job.store, job.publication_id, job.name)
-    for batch in subscribers.active_recipients(job.store, job.settings.email_batch_size):
-        ledger.plan(job.channel.recipient_parts(job.payload, (s.email for s in batch)))
-        batches.append([s.id for s in batch])
-    if job.store.dialect == "postgresql" and sum(map(len, batches)) >= ANALYZE_AFTER_ROWS:
-        # Each plan() above is one batch, below Ledger.plan's own ANALYZE threshold; without fresh
-        # statistics every claim of the mailing filters all its parts (bench/fanout.py: 100k
-        # subscribers went out at ~210 emails/s instead of ~1,000).
-        ledger._refresh_statistics()
-    return batches
+    from publisher.store import Subscriber
+
+    channel = job.channel
+    sha = channel.recipient_parts(job.payload, ["planning@example.com"])[0][1]
+    Ledger(job.store, job.publication_id, job.name).plan_recipients(channel.part_prefix, sha)
+    with job.store.read_session() as session:
+        ids = list(session.scalars(select(Subscriber.id).where(Subscriber.status == "active")
+                                   .order_by(Subscriber.id)))
+    size = max(1, job.settings.email_batch_size)
+    return [ids[start:start + size] for start in range(0, len(ids), size)]
 
 
 def attempt(job: Job, ctx: SendContext, subscriber_ids: Sequence[int] | None = None) -> Receipt:
