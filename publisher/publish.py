@@ -109,13 +109,19 @@ def prepare(post_path: str | Path, settings: Settings, *, again: bool = False, o
     store = Store(settings.db_url)
     raw = post_path.read_bytes()
     sha = hashlib.sha256(raw).hexdigest()
-    publication = store.get_or_create_publication(post.slug, sha, post.title, again=again)
+    # Two --again presses at once (a double click, two terminals) make one round.
+    publication = store.get_or_create_publication(post.slug, sha, post.title, again=again,
+                                                  join_within=AGAIN_JOIN_SECONDS)
     store.set_publication_source(publication.id, post.source, raw.decode("utf-8-sig"), sha)
     rounds = {name: publication.id if again and (not only or name in only)
               else round_publication(store, post.slug, name, publication.id) for name in CHANNELS}
     for pub_id in set(rounds.values()) - {publication.id}:
         store.set_publication_source(pub_id, post.source, raw.decode("utf-8-sig"), sha)
     return Pressed(rendered, store, publication.id, rounds)
+
+
+# An --again within this many seconds of the round another --again started joins that round.
+AGAIN_JOIN_SECONDS = 60.0
 
 
 def blocking_problems(pressed: Pressed, settings: Settings, only: Sequence[str] = ()) -> dict[str, list[str]]:

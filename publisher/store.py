@@ -198,17 +198,24 @@ class Store:
 
     # -- publications and deliveries ------------------------------------------------------------
 
-    def get_or_create_publication(self, slug: str, sha: str, title: str, again: bool = False) -> Publication:
+    def get_or_create_publication(self, slug: str, sha: str, title: str, again: bool = False,
+                                  join_within: float = 0.0) -> Publication:
         """The publication of this post: the latest one for the slug, or a new generation.
 
         Without `again`, pressing publish twice returns the same publication (even if the post
         changed since: compare `post_sha256` to warn); with `again` a new generation starts, so
-        every channel is sent afresh. Two processes racing get the same row.
+        every channel is sent afresh, unless another `again` started one less than `join_within`
+        seconds ago (two presses at once make one round). Two processes racing get the same row:
+        the read and the insert are one write transaction.
         """
         with self.session() as session:
-            latest = session.scalar(select(func.max(Publication.generation))
-                                    .where(Publication.post_slug == slug))
-            if latest is not None and not again:
+            newest = session.execute(select(Publication.generation, Publication.created_at)
+                                     .where(Publication.post_slug == slug)
+                                     .order_by(Publication.generation.desc()).limit(1)).one_or_none()
+            latest = newest.generation if newest is not None else None
+            just_started = (newest is not None and newest.generation > 1
+                            and (utcnow() - newest.created_at).total_seconds() < join_within)
+            if latest is not None and (not again or just_started):
                 generation = latest
             else:
                 generation = (latest or 0) + 1

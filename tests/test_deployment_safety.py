@@ -124,3 +124,19 @@ def test_a_draft_is_previewed_but_never_published(sandbox, home, tmp_path):
     result = run_cli("publish", str(post), "--yes", env=home)
     assert result.returncode == 2 and "draft" in result.stderr
     assert counts(sandbox) == {"email": 0, "x": 0, "telegram": 0, "wechat": 0}
+
+
+def test_two_simultaneous_again_presses_make_one_round(sandbox, home):
+    import subprocess
+    import sys
+
+    assert run_cli("subscribers", "import", str(SUBSCRIBERS_CSV), env=home).returncode == 0
+    assert run_cli("publish", str(SAMPLE), "--yes", env=home).returncode == 0
+    before = counts(sandbox)
+    environment = {**{k: v for k, v in __import__("os").environ.items() if not k.startswith("PUBLISHER_")}, **home}
+    presses = [subprocess.Popen([sys.executable, "-m", "publisher", "publish", str(SAMPLE), "--again", "--yes"],
+                                env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for press in presses:
+        press.communicate(timeout=300)
+    after = counts(sandbox)
+    assert {k: after[k] - before[k] for k in after} == before  # one more copy of everything, not two
