@@ -13,7 +13,7 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from channels.wechat.article import WechatArticle, truncate_at_boundary
 from channels.wechat.channel import CHANNEL
-from channels.wechat.checks import image_format
+from channels.wechat.checks import image_format, visible_text
 from channels.wechat.limits import CONTENT_CHAR_LIMIT, DIGEST_LIMIT, TITLE_LIMIT
 from publisher.config import load_settings
 from publisher.markdown import html_links, inline_text, walk
@@ -115,7 +115,9 @@ def sample():
 # ---------------------------------------------------------------------------------------------
 # An independent audit of the article HTML: what WeChat keeps and what the reader gets.
 
-ALLOWED_UNSTYLED = {"br", "tbody", "tr", "span"}
+# Tags whose browser defaults are their style (the text's font, size and colour come from the
+# article's wrapping <section>); every other tag must carry its own inline style.
+ALLOWED_UNSTYLED = {"br", "tbody", "tr", "span", "strong", "em", "del", "u", "sub", "sup", "li"}
 FORBIDDEN_TAGS = {"style", "script", "link", "iframe", "object", "embed", "meta", "form", "input"}
 VOID = {"br", "hr", "img"}
 REFERENCE_MARK = re.compile(r"^\[\d+\]$")
@@ -131,6 +133,7 @@ class Audit(HTMLParser):
         self.headings: list[str] = []
         self.text_parts: list[str] = []
         self.blocks: list[str] = []  # text of each p / li / heading, marks removed
+        self.block_lines: list[list[str]] = []  # the same, split at <br>
         self.stack: list[str] = []
         self.sup_buffer: list[str] | None = None
         self.block_buffer: list[str] | None = None
@@ -154,6 +157,8 @@ class Audit(HTMLParser):
             self.text_parts.append(attrs.get("alt", ""))
         if tag == "sup":
             self.sup_buffer = []
+        if tag == "br" and self.block_buffer is not None:
+            self.block_buffer.append("\x00")
         if tag in ("p", "li", "h1", "h2", "h3", "h4", "figcaption"):
             self.block_buffer = []
         if tag not in VOID:
@@ -170,8 +175,10 @@ class Audit(HTMLParser):
                 self._text(text)
             self.sup_buffer = None
         if tag in ("p", "li", "h1", "h2", "h3", "h4", "figcaption") and self.block_buffer is not None:
-            text = " ".join("".join(self.block_buffer).split())
+            raw = "".join(self.block_buffer)
+            text = " ".join(raw.replace("\x00", " ").split())
             self.blocks.append(text)
+            self.block_lines.append([" ".join(line.split()) for line in raw.split("\x00")])
             if tag.startswith("h"):
                 self.headings.append(text)
             self.block_buffer = None
@@ -191,7 +198,7 @@ class Audit(HTMLParser):
         """url → (number, text) from the lines after the references heading."""
         if title not in self.headings:
             return {}
-        after = self.blocks[self.blocks.index(title) + 1:]
+        after = [line for lines in self.block_lines[self.blocks.index(title) + 1:] for line in lines]
         out = {}
         for line in after:
             match = REFERENCE_LINE.match(line)
@@ -318,6 +325,7 @@ def test_preview_json_and_page(sample):
     assert re.search(r"max-width:\s*3[7-9]\d|max-width:\s*4[01]\d", page)
     assert "阅读原文" in page and article.content_source_url in page
     assert "No cover image" not in page
+    assert f"{len(visible_text(article.content)):,} characters of text (WeChat takes fewer than 20,000)" in page
 
 
 def test_preview_page_without_cover_or_author_says_so():
@@ -370,7 +378,7 @@ def test_code_blocks_keep_whitespace_and_escape():
 
 def test_tables_blockquotes_and_raw_html_are_styled_inline():
     article, _ = render(ENGLISH_POST)
-    assert re.search(r'<th style="[^"]*border:1px solid[^"]*text-align:right;">Speed</th>', article.content)
+    assert re.search(r'<th style="[^"]*border:1px solid[^"]*text-align:right;?">Speed</th>', article.content)
     assert re.search(r'<blockquote style="[^"]*border-left:4px solid', article.content)
     assert "cta" not in article.content and "join" not in article.content and "color:red" not in article.content
 
@@ -400,7 +408,7 @@ def test_checks_of_the_english_post_name_only_the_svg_image():
     article, _ = render(ENGLISH_POST)
     assert CHANNEL.checks(article, SETTINGS) == [  # a webp cover is converted at send time
         "Body image https://cdn.example.com/img/logo.svg is SVG; WeChat's uploadimg takes only JPG or PNG "
-        "under 1 MB (WebP and GIF are converted). Use a .jpg or .png image."]
+        "under 1 MB (WebP, GIF, BMP and TIFF are converted). Use a .jpg or .png image."]
 
 
 def test_checks_report_every_refusal():
@@ -414,10 +422,12 @@ def test_checks_report_every_refusal():
     assert f"{len(long_title)} characters; WeChat allows at most {TITLE_LIMIT}" in problems and "45003" in problems
     assert "author is 34 characters; WeChat allows at most 16" in problems
     assert "digest is 200 characters; WeChat allows at most 128" in problems and "45004" in problems
-    assert "no cover image" in problems
+    assert "cover" not in problems  # the first body image a cover can be made from stands in
+    assert article.thumb == "https://x.example/render?id=1"
     assert "a.svg is SVG" in problems
-    assert "render?id=1 has no recognisable image format" in problems
+    assert "render?id=1" not in problems  # no format in the URL: the sender reads it from the bytes
     assert "a.jpg" not in problems and "wx_fmt" not in problems
+    assert "data:image/png;base64,AAAA is not an http(s) URL" in problems
     assert "content_source_url) is 1,122 bytes; WeChat allows at most 1,024" in problems
 
 
@@ -425,7 +435,7 @@ def test_checks_flag_content_over_the_limits():
     body = "\n\n".join(f"第 {i} 段：" + "很长的内容" * 40 for i in range(200))
     article, _ = render(f"---\ntitle: 长文\ncoverImage: https://x.example/c.png\n---\n{body}\n")
     problems = CHANNEL.checks(article, SETTINGS)
-    assert len(problems) == 1 and f"{len(article.content):,} characters" in problems[0]
+    assert len(problems) == 1 and f"text is {len(visible_text(article.content)):,} characters" in problems[0]
     assert "45002" in problems[0] and "20,000" in problems[0]
 
 
@@ -440,6 +450,7 @@ def test_checks_flag_a_bad_cover():
     ("https://a.example/x.JPEG", "jpg"), ("https://a.example/x.png?v=2", "png"),
     ("https://mmbiz.qpic.cn/abc/640?wx_fmt=webp", "webp"), ("https://a.example/x", None),
     ("https://a.example/x.php?id=1", None), ("https://a.example/%E5%9B%BE.gif", "gif"),
+    ("https://img.shields.io/github/stars/example/app", "svg"),  # a badge: SVG without an extension
 ])
 def test_image_format_from_url(url, expected):
     assert image_format(url) == expected

@@ -7,24 +7,36 @@ How the content is made WeChat-safe (after doocs/md's WeChat export, https://git
 the post tree is rendered to plain HTML once, re-parsed with html.parser (tree.py) and re-emitted
 from a small tag vocabulary with every style inline (writer.py, theme.py): WeChat ignores class
 and <style> CSS.
+
+What a post that says little still gets, so it can be published as written
+(https://developers.weixin.qq.com/doc/offiaccount/Draft_Box/Add_draft.html):
+- the cover (thumb_media_id is required for a news article): the front matter's cover, else the
+  first body image WeChat can take as a cover;
+- the digest: channels.wechat.digest, else the front matter description, else the summary points,
+  else the first paragraph, cut at a natural boundary to DIGEST_TARGET;
+- the author (≤16 字): the first of several authors "et al." when all of them do not fit.
 """
 from __future__ import annotations
 
 import copy
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
 
-from channels.wechat.limits import DIGEST_LIMIT
-from channels.wechat.theme import REFERENCES_TITLE
+from channels.wechat.checks import image_format
+from channels.wechat.limits import (
+    AUTHOR_LIMIT,
+    COVER_IMAGE_CONVERTIBLE_FORMATS,
+    COVER_IMAGE_FORMATS,
+    DIGEST_TARGET,
+)
 from channels.wechat.tree import _parse_html
 from channels.wechat.writer import _ArticleWriter, _Context, _tag
+from publisher.language import is_cjk_text, primary, words
 from publisher.markdown import block_text, inline_text
 from publisher.post import Post
-
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-_LATIN = re.compile(r"[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -40,15 +52,14 @@ class WechatArticle:
 
 def render_article(post: Post) -> WechatArticle:
     options = post.channel_options("wechat")
-    cjk = is_mostly_cjk(post)
-    content, images = render_content(post, cjk=cjk)
+    content, images = render_content(post)
     return WechatArticle(
         title=_option_text(options, "title") or post.title,
-        author=_option_text(options, "author") or post.author or "",
-        digest=_option_text(options, "digest") or article_digest(post, cjk=cjk),
+        author=_option_text(options, "author") or article_author(post),
+        digest=_option_text(options, "digest") or article_digest(post, cjk=post.cjk),
         content=content,
         content_source_url=post.url,
-        thumb=post.cover_image,
+        thumb=article_cover(post, images),
         images=images,
     )
 
@@ -61,44 +72,92 @@ def _option_text(options, key: str) -> str:
 
 
 def is_mostly_cjk(post: Post) -> bool:
-    """True when the post reads as Chinese/Japanese/Korean; one CJK character ≈ a short word."""
-    text = " ".join([post.title, *post.summary, block_text(post.tree)])
-    return len(_CJK.findall(text)) * 3 >= len(_LATIN.findall(text)) and bool(_CJK.search(text))
+    """True when the post's text reads as Chinese/Japanese/Korean (publisher.language's rule); the
+    channel itself follows `post.language`."""
+    return is_cjk_text(" ".join([post.title, *post.summary, block_text(post.tree)]))
+
+
+def article_cover(post: Post, images: tuple[str, ...]) -> str | None:
+    """The front matter's cover; else the first body image in a format a cover can be made from
+    (an SVG badge is skipped for the photo after it); else the first body image, which the checks
+    then name."""
+    if post.cover_image:
+        return post.cover_image
+    candidates = list(dict.fromkeys(
+        url for url in (post.first_image, *images) if url and urlsplit(url).scheme in ("http", "https")))
+    for url in candidates:
+        fmt = image_format(url)
+        if fmt is None or fmt in COVER_IMAGE_FORMATS or fmt in COVER_IMAGE_CONVERTIBLE_FORMATS:
+            return url
+    return candidates[0] if candidates else None
+
+
+_OTHERS = {"zh": "等", "ja": "ほか", "ko": " 외"}  # "and others" after a name; else " et al."
+
+
+def article_author(post: Post) -> str:
+    """The post's author; several authors that do not fit AUTHOR_LIMIT together become the first
+    one "and others" (等, ほか, et al.). One name that is too long is kept, for the checks to name."""
+    author = post.author or ""
+    names = author.split(", ")
+    if len(author) <= AUTHOR_LIMIT or len(names) < 2:
+        return author
+    for shorter in (names[0] + _OTHERS.get(primary(post.language), " et al."), names[0]):
+        if len(shorter) <= AUTHOR_LIMIT:
+            return shorter
+    return author
 
 
 def article_digest(post: Post, *, cjk: bool) -> str:
-    """The summary points joined (or the first paragraph), cut to DIGEST_LIMIT at a natural boundary."""
-    if post.summary:
+    """The description, else the summary points joined, else the first paragraph with text; cut to
+    DIGEST_TARGET at a natural boundary. (WeChat itself would take the content's first 54 字.)"""
+    if post.description:
+        text = post.description
+    elif post.summary:
         if cjk:
             text = "；".join(p.rstrip("；;，,、。") for p in post.summary)
         else:
             text = " ".join(p if p.endswith((".", "!", "?", "…")) else p.rstrip(";,") + "." for p in post.summary)
     else:
-        text = next((" ".join(inline_text(node.children[0]).split()) for node in post.tree.children
-                     if node.type == "paragraph" and node.children), "")
-    return truncate_at_boundary(text, DIGEST_LIMIT)
+        text = next((t for t in (" ".join(inline_text(node.children[0]).split()) for node in post.tree.children
+                                 if node.type == "paragraph" and node.children and _has_words(node)) if t), "")
+    return truncate_at_boundary(" ".join(text.split()), DIGEST_TARGET)
 
 
-_BOUNDARY = re.compile(r"[；;。！？!?，,、：:]|\.(?=\s)|\s")
+def _has_words(node) -> bool:
+    """A paragraph of text, not one holding only images or linked badges (inline_text would give
+    their alt text)."""
+    if node.type in ("text", "code_inline"):
+        return bool(node.content.strip())
+    return node.type != "image" and any(_has_words(child) for child in node.children)
+
+
+_SENTENCE_END = re.compile(r"[。！？!?]|\.(?=\s)")
+_CLAUSE_END = re.compile(r"[；;，,、：:]")
+_SPACE = re.compile(r"\s")
 
 
 def truncate_at_boundary(text: str, limit: int) -> str:
-    """`text` if it fits; else its longest head ending at punctuation or a space, plus "…"."""
+    """`text` if it fits; else its longest head (at least half the limit) that ends a sentence, else
+    a clause plus "…", else a word plus "…"; a hard cut only when none of these exists."""
     if len(text) <= limit:
         return text
-    head = text[: limit - 1]
-    cuts = [m.start() for m in _BOUNDARY.finditer(text, 0, limit) if limit // 2 <= m.start() < limit]
-    if cuts:
-        head = text[: cuts[-1]]
-    return head.rstrip(" ,;:，；：、-—") + "…"
+    for boundary in (_SENTENCE_END, _CLAUSE_END, _SPACE):
+        cuts = [m for m in boundary.finditer(text, 0, limit) if limit // 2 <= m.start() and m.end() <= limit]
+        if cuts and boundary is _SENTENCE_END:
+            return text[: cuts[-1].end()]  # a whole sentence needs no "…"
+        if cuts:
+            return text[: cuts[-1].start()].rstrip(" ,;:，；：、-—") + "…"
+    return text[: limit - 1].rstrip(" ,;:，；：、-—") + "…"
 
 
-def render_content(post: Post, *, cjk: bool) -> tuple[str, tuple[str, ...]]:
-    """The article HTML and its body image URLs (ordered, unique)."""
+def render_content(post: Post) -> tuple[str, tuple[str, ...]]:
+    """The article HTML and its body image URLs (ordered, unique). The references heading is in the
+    post's language (引用链接, References, 参考リンク...)."""
     tree = _parse_html(_markdown_html(post))
     writer = _ArticleWriter(base_url=post.url)
     body = writer.blocks(tree.children, _Context())
-    references = writer.references_html(REFERENCES_TITLE["cjk" if cjk else "latin"])
+    references = writer.references_html(words(post.language)["references"])
     return _tag("section", "article", body + references), tuple(writer.images)
 
 

@@ -8,7 +8,8 @@ from markupsafe import Markup
 
 from channels.base import Channel, PartView, PlanSummary, Receipt, SendContext
 from channels.wechat.article import WechatArticle, render_article
-from channels.wechat.checks import article_problems
+from channels.wechat.checks import article_problems, visible_text
+from channels.wechat.limits import CONTENT_CHAR_LIMIT
 from channels.wechat.parts import describe_part, planned_parts
 from publisher.config import Settings
 from publisher.post import Post
@@ -46,6 +47,8 @@ def article_page(article: WechatArticle) -> str:
         thumb=article.thumb,
         content=Markup(article.content),  # already escaped and styled by render_content
         content_source_url=article.content_source_url,
+        text_chars=len(visible_text(article.content)),
+        text_limit=CONTENT_CHAR_LIMIT,
     )
 
 

@@ -5,10 +5,11 @@ images: https://developers.weixin.qq.com/doc/offiaccount/Asset_Management/Adding
 """
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from channels.wechat.article import WechatArticle
 from channels.wechat.limits import (
     AUTHOR_LIMIT,
     BODY_IMAGE_CONVERTIBLE_FORMATS,
@@ -21,8 +22,15 @@ from channels.wechat.limits import (
     DIGEST_LIMIT,
     IMAGE_FORMAT_QUERY_KEYS,
     KNOWN_IMAGE_EXTENSIONS,
+    SVG_IMAGE_HOSTS,
     TITLE_LIMIT,
 )
+from channels.wechat.tree import _parse_html
+
+if TYPE_CHECKING:  # article.py imports image_format from here
+    from channels.wechat.article import WechatArticle
+
+_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 
 
 def image_format(url: str) -> str | None:
@@ -36,7 +44,26 @@ def image_format(url: str) -> str | None:
         value = (query.get(key) or [""])[0].lower()
         if value in KNOWN_IMAGE_EXTENSIONS:
             return "jpg" if value == "jpeg" else value
-    return None
+    return "svg" if (parts.hostname or "") in SVG_IMAGE_HOSTS else None
+
+
+def visible_text(content: str) -> str:
+    """The article's text as a reader sees it, the measure of WeChat's 20,000-character limit
+    (limits.CONTENT_CHAR_LIMIT says why): text nodes only, character references decoded, each run
+    of HTML whitespace one space, <br> a line break."""
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        if isinstance(node, str):
+            parts.append(_HTML_SPACE.sub(" ", node))
+        elif node.tag == "br":
+            parts.append("\n")
+        else:
+            for child in node.children:
+                walk(child)
+
+    walk(_parse_html(content))
+    return "".join(parts).strip()
 
 
 def article_problems(article: WechatArticle) -> list[str]:
@@ -50,16 +77,16 @@ def article_problems(article: WechatArticle) -> list[str]:
     if len(article.digest) > DIGEST_LIMIT:
         problems.append(f"The digest is {len(article.digest)} characters; WeChat allows at most "
                         f"{DIGEST_LIMIT} (draft/add answers 45004). Shorten channels.wechat.digest.")
-    chars, size = len(article.content), len(article.content.encode("utf-8"))
+    chars, size = len(visible_text(article.content)), len(article.content.encode("utf-8"))
     if chars >= CONTENT_CHAR_LIMIT:
-        problems.append(f"The article HTML is {chars:,} characters; WeChat takes fewer than "
+        problems.append(f"The article text is {chars:,} characters; WeChat takes fewer than "
                         f"{CONTENT_CHAR_LIMIT:,} (draft/add answers 45002). Shorten the post.")
     if size >= CONTENT_BYTE_LIMIT:
         problems.append(f"The article HTML is {size:,} bytes; WeChat takes less than "
                         f"{CONTENT_BYTE_LIMIT:,} (draft/add answers 45002). Shorten the post.")
     if not article.thumb:
-        problems.append("There is no cover image; WeChat requires one for a news article "
-                        "(thumb_media_id). Set coverImage in the front matter.")
+        problems.append("There is no cover image and no body image to use as one; WeChat requires a cover "
+                        "for a news article (thumb_media_id). Set coverImage in the front matter.")
     else:
         problems.extend(_cover_problems(article.thumb))
     for url in article.images:
@@ -71,24 +98,25 @@ def article_problems(article: WechatArticle) -> list[str]:
     return problems
 
 
+# A URL naming no format (a CDN's /photo/123?w=800) is fine: the sender reads the format from the
+# image's bytes and converts it. Only formats it cannot convert are named here.
+
 def _body_image_problems(url: str) -> list[str]:
     if urlsplit(url).scheme not in ("http", "https"):
         return [f"Body image {_short(url)} is not an http(s) URL, so it cannot be fetched and uploaded "
                 "to WeChat."]
     fmt = image_format(url)
-    if fmt in BODY_IMAGE_FORMATS or fmt in BODY_IMAGE_CONVERTIBLE_FORMATS:
+    if fmt is None or fmt in BODY_IMAGE_FORMATS or fmt in BODY_IMAGE_CONVERTIBLE_FORMATS:
         return []
-    named = f"is {fmt.upper()}" if fmt else "has no recognisable image format in its URL"
-    return [f"Body image {_short(url)} {named}; WeChat's uploadimg takes only JPG or PNG under 1 MB "
-            "(WebP and GIF are converted). Use a .jpg or .png image."]
+    return [f"Body image {_short(url)} is {fmt.upper()}; WeChat's uploadimg takes only JPG or PNG under 1 MB "
+            "(WebP, GIF, BMP and TIFF are converted). Use a .jpg or .png image."]
 
 
 def _cover_problems(url: str) -> list[str]:
     fmt = image_format(url)
-    if fmt in COVER_IMAGE_FORMATS or fmt in COVER_IMAGE_CONVERTIBLE_FORMATS:
+    if fmt is None or fmt in COVER_IMAGE_FORMATS or fmt in COVER_IMAGE_CONVERTIBLE_FORMATS:
         return []
-    named = f"is {fmt.upper()}" if fmt else "has no recognisable image format in its URL"
-    return [f"The cover image {_short(url)} {named}; WeChat covers must be JPG, PNG, GIF or BMP up to "
+    return [f"The cover image {_short(url)} is {fmt.upper()}; WeChat covers must be JPG, PNG, GIF or BMP up to "
             "10 MB. Use a .jpg or .png cover."]
 
 

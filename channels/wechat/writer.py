@@ -5,6 +5,9 @@
   mp.weixin.qq.com links stay `<a>`.
 - Nested lists are moved out of their `<li>` (WeChat mangles them) and every item carries a
   text marker, so order and numbering survive whatever WeChat does to list styles.
+- Wide tables scroll sideways in their wrapper: the table gets a min-width from its columns'
+  text, so a 375 px phone never squeezes a column to a word or a character per line.
+- Styles are inherited from the article's wrapping <section> wherever CSS allows (theme.py).
 """
 from __future__ import annotations
 
@@ -25,13 +28,18 @@ from channels.wechat.theme import (
     PARAGRAPH_LIKE,
     STYLES,
 )
-from channels.wechat.tree import _Element, _is_blank, _text_of
+from channels.wechat.tree import PHONE_TABLE_EM, _Element, _is_blank, _text_of, keeps_one_line, table_width_em
 
 _COLLAPSIBLE_SPACE = re.compile(r"[ \t\n\r\f]+")  # HTML whitespace only: keeps U+00A0 and U+3000
 _TEXT_ALIGN = re.compile(r"text-align\s*:\s*(left|center|right)")
 
+def _style(key: str, **fill: str) -> str:
+    """An inline style from theme.STYLES, its trailing ";" dropped: it is repeated on every element."""
+    return (STYLES[key].format(**fill) if fill else STYLES[key]).rstrip(";")
+
+
 def _tag(name: str, style_key: str, inner: str, attrs: str = "", **fill: str) -> str:
-    style = STYLES[style_key].format(**fill) if fill else STYLES[style_key]
+    style = _style(style_key, **fill)
     style_attr = f' style="{html.escape(style)}"' if style else ""
     return f"<{name}{attrs}{style_attr}>{inner}</{name}>"
 
@@ -42,6 +50,7 @@ class _Context:
     in_link: bool = False
     in_section: bool = False  # inside a container that already has the page margins
     tight: bool = False  # inside blockquote / list / table cell: smaller paragraph margins
+    in_cell: bool = False  # inside a table cell: images are thumbnails
 
     def inside(self, **changes) -> "_Context":
         return dataclasses.replace(self, **changes)
@@ -85,7 +94,7 @@ class _ArticleWriter:
         if tag == "a":
             return self.link(node, ctx)
         if tag == "img":
-            return self.image(node)
+            return self.image(node, ctx)
         if tag in INLINE_TAGS:
             return self.inline_element(node, ctx)
         if ctx.inline:
@@ -109,10 +118,12 @@ class _ArticleWriter:
         if tag == "figure":
             return self.figure_element(node, ctx)
         if tag == "hr":
-            return f'<hr style="{STYLES["hr"]}">'
+            return f'<hr style="{_style("hr")}">'
         return self.blocks(node.children, ctx)  # li outside a list, stray table parts: keep content
 
     def inline_element(self, node: _Element, ctx: _Context) -> str:
+        if INLINE_TAGS[node.tag] is None:  # <span>, <abbr>, <time>...: nothing to say in WeChat
+            return self.inlines(node.children, ctx)
         name, style = INLINE_TAGS[node.tag]
         inner = self.code_span(node) if name == "code" else self.inlines(node.children, ctx)
         return _tag(name, style, inner) if inner else ""
@@ -132,7 +143,7 @@ class _ArticleWriter:
         if name == "figcaption":
             return _tag("figcaption", "figcaption", inner)
         if node.tag in ("summary", "dt"):
-            inner = _tag("strong", "summary", inner)
+            inner = _tag("strong", "plain", inner)
         return _tag("p", "p/tight" if ctx.tight or ctx.in_section else "p", inner)
 
     def section(self, node: _Element, ctx: _Context) -> str:
@@ -140,15 +151,15 @@ class _ArticleWriter:
         if len(meaningful) == 1 and isinstance(meaningful[0], _Element) and meaningful[0].tag == "img":
             return self.figure(meaningful[0], ctx)
         inner = self.blocks(meaningful, ctx.inside(in_section=True))
-        if not inner:
-            return ""
+        if not inner or ctx.in_section:
+            return inner  # a <div> in a <div>: the outer section's margins are enough
         return _tag("section", "section/nested" if ctx.in_section or ctx.tight else "section", inner)
 
     def figure_element(self, node: _Element, ctx: _Context) -> str:
         parts = []
         for child in node.children:
             if isinstance(child, _Element) and child.tag == "img":
-                parts.append(self.image(child))
+                parts.append(self.image(child, ctx))
             elif not _is_blank(child):
                 parts.append(self.blocks([child], ctx.inside(in_section=True, tight=True)))
         inner = "".join(parts)
@@ -164,16 +175,19 @@ class _ArticleWriter:
         for kind, depth, ordered, body in entries + [("end", 0, False, "")]:
             key = (depth, ordered) if kind == "item" else None
             if run and key != run_key:
-                name = "ol" if run_key[1] else "ul"
-                groups.append(_tag(name, name, "".join(run), indent=_indent(run_key[0])))
+                groups.append((run_key, "".join(run)))
                 run = []
             if kind == "item":
                 run.append(body)
                 run_key = key
             elif kind == "block":
-                groups.append(_tag("section", "list-block", body, indent=_indent(depth)))
-        inner = "".join(groups)
-        return _tag("section", "list", inner) if inner else ""
+                groups.append((None, _tag("section", "list-block", body, indent=_indent(depth, False)[0])))
+        if len(groups) == 1 and groups[0][0] is not None:  # a flat list: the list is its own block
+            (depth, ordered), items = groups[0]
+            return _list_tag(ordered, "list", items, depth)
+        inner = "".join(body if key is None else _list_tag(key[1], "ol" if key[1] else "ul", body, key[0])
+                        for key, body in groups)
+        return _tag("section", "list/group", inner) if inner else ""
 
     def list_entries(self, node: _Element, depth: int, ctx: _Context) -> Iterator[tuple[str, int, bool, str]]:
         ordered = node.tag == "ol"
@@ -187,7 +201,7 @@ class _ArticleWriter:
                 if isinstance(child, str) or child.tag not in BLOCK_SOURCE_TAGS:
                     text = self.inlines([child], item_ctx)
                     if text:
-                        yield "item", depth, ordered, _tag("li", "li", text)
+                        yield "item", depth, ordered, f"<li>{text}</li>"
                 else:
                     yield "block", depth, ordered, self.node(child, block_ctx)
                 continue
@@ -208,8 +222,8 @@ class _ArticleWriter:
             nonlocal marker, parts
             text = "".join(parts).strip(" ")
             if text or marker is not None:
-                label = _tag("span", "marker", html.escape(marker)) + " " if marker else ""
-                yield "item", depth, ordered, _tag("li", "li", label + text)
+                label = html.escape(marker) + " " if marker else ""
+                yield "item", depth, ordered, f"<li>{label}{text}</li>"
                 marker = None
             parts = []
 
@@ -239,8 +253,12 @@ class _ArticleWriter:
         return _tag("pre", "pre", _tag("code", "pre/code", "<br>".join(lines)))
 
     def table(self, node: _Element, ctx: _Context) -> str:
-        inner = self.table_part(node, ctx.inside(tight=True))
-        return _tag("section", "table-wrap", _tag("table", "table", inner)) if inner else ""
+        inner = self.table_part(node, ctx.inside(tight=True, in_cell=True))
+        if not inner:
+            return ""
+        wanted = table_width_em(node)
+        width = f"width:100%;min-width:{wanted:g}em;" if wanted > PHONE_TABLE_EM else "width:100%;"
+        return _tag("section", "table-wrap", _tag("table", "table", inner, width=width))
 
     def table_part(self, node: _Element, ctx: _Context) -> str:
         out = []
@@ -249,13 +267,15 @@ class _ArticleWriter:
                 continue
             tag = "tbody" if child.tag == "tfoot" else child.tag
             if tag in ("thead", "tbody", "tr"):
-                out.append(_tag(tag, tag, self.table_part(child, ctx)))
+                out.append(_tag(tag, "plain" if tag != "thead" else tag, self.table_part(child, ctx)))
             elif tag in ("th", "td"):
                 match = _TEXT_ALIGN.search(child.attrs.get("style", "") + ";" + child.attrs.get("align", ""))
-                align = f"text-align:{match.group(1)};" if match else ""
+                # a <td> is left-aligned already; a <th> is centred unless told
+                align = f"text-align:{match.group(1)};" if match and (tag == "th" or match.group(1) != "left") else ""
+                wrap = "white-space:nowrap;" if keeps_one_line(child) else ""
                 span = "".join(f' {a}="{int(child.attrs[a])}"' for a in ("colspan", "rowspan")
                                if child.attrs.get(a, "").isdigit())
-                out.append(_tag(tag, tag, self.cell(child, ctx), span, align=align))
+                out.append(_tag(tag, tag, self.cell(child, ctx), span, align=align, wrap=wrap))
             elif tag == "caption":
                 out.append(_tag("caption", "caption", self.inlines(child.children, ctx.inside(inline=True))))
         return "".join(out)
@@ -267,12 +287,12 @@ class _ArticleWriter:
 
     def figure(self, img: _Element, ctx: _Context) -> str:
         caption = " ".join(img.attrs.get("alt", "").split())
-        inner = self.image(img)
+        inner = self.image(img, ctx)
         if caption:
             inner += _tag("figcaption", "figcaption", html.escape(caption, quote=False))
         return _tag("figure", "figure/nested" if ctx.in_section or ctx.tight else "figure", inner)
 
-    def image(self, node: _Element) -> str:
+    def image(self, node: _Element, ctx: _Context) -> str:
         src = (node.attrs.get("src") or node.attrs.get("data-src") or "").strip()
         if not src:
             return ""
@@ -281,9 +301,9 @@ class _ArticleWriter:
             self.images.append(src)
         alt = " ".join(node.attrs.get("alt", "").split())
         width = node.attrs.get("width", "")
-        size = f"width:{int(width)}px;" if width.isdigit() else ""
+        size = f";width:{int(width)}px" if width.isdigit() else ""
         return (f'<img src="{html.escape(src)}" alt="{html.escape(alt)}" '
-                f'style="{STYLES["img"]}{size}">')
+                f'style="{_style("img/cell" if ctx.in_cell else "img")}{size}">')
 
     def link(self, node: _Element, ctx: _Context) -> str:
         href = node.attrs.get("href", "").strip()
@@ -292,13 +312,13 @@ class _ArticleWriter:
             return inner  # in-page anchors mean nothing in WeChat (doocs/md drops them too)
         url = urljoin(self.base_url, href)
         if _is_wechat_article(url):
-            return f'<a href="{html.escape(url)}" style="{STYLES["a"]}">{inner}</a>'
+            return f'<a href="{html.escape(url)}" style="{_style("a")}">{inner}</a>'
         text = " ".join(_text_of(node).split())
         number = self.reference(url, text)
-        mark = _tag("sup", "reference-mark", f"[{number}]")
-        if text in (url, href, url.removeprefix("mailto:")):
+        mark = f"<sup>[{number}]</sup>"
+        if text in (url, href, url.removeprefix("mailto:")) or not inner:
             return inner + mark  # the URL is its own text: plain text, still referenced
-        return (_tag("span", "link-text", inner) if inner else "") + mark
+        return _tag("span", "link-text", inner + mark)
 
     def reference(self, url: str, text: str) -> int:
         if url not in self.references:
@@ -311,14 +331,21 @@ class _ArticleWriter:
         lines = []
         for url, (number, text) in self.references.items():
             label = "" if text in ("", url, url.removeprefix("mailto:")) else f" {html.escape(text, quote=False)}"
-            lines.append(_tag("p", "reference",
-                              _tag("span", "reference-number", f"[{number}]") + f"{label}: "
-                              + _tag("em", "reference-url", html.escape(url, quote=False))))
-        return _tag("h4", "references-title", html.escape(title)) + "".join(lines)
+            lines.append(f"[{number}]{label}: <em>{html.escape(url, quote=False)}</em>")
+        # one paragraph, a line per reference: a link-list issue has dozens of them
+        return _tag("h4", "references-title", html.escape(title)) + _tag("p", "references", "<br>".join(lines))
 
 
-def _indent(depth: int) -> str:
-    return f"{1 + 1.5 * depth:g}"
+def _indent(depth: int, ordered: bool) -> tuple[str, str]:
+    """(where an item's text starts, how far its marker hangs left of it), in em. The marker is
+    text, so a wrapped line lines up under the text, not under the marker."""
+    hang = 1.5 if ordered else 1
+    return f"{1 + 1.5 * depth + hang:g}", f"{hang:g}"
+
+
+def _list_tag(ordered: bool, style: str, items: str, depth: int) -> str:
+    pad, hang = _indent(depth, ordered)
+    return _tag("ol" if ordered else "ul", style, items, pad=pad, hang=hang)
 
 
 def _list_start(node: _Element) -> int:
