@@ -272,7 +272,7 @@ def serve(
     out.print(f"serving on http://{host}:{port}/ (desk: http://{host}:{port}/posts, posts from "
               f"{Path(settings.content_dir).resolve()}; unsubscribe links: {settings.site_url}/unsubscribe/<token>)",
               highlight=False)
-    application = create_app(settings, Store(settings.db_url))
+    application = create_app(settings, Store(settings.db_url), host=host)
     if dev:
         from werkzeug.serving import run_simple
 

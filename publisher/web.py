@@ -1,20 +1,39 @@
 """The web app: the public one-click unsubscribe (RFC 8058), a health check, and the editors' desk
 (publisher.desk, behind a login).
 
-PLATFORMS.md 4.2: mail clients POST `List-Unsubscribe=One-Click` (multipart/form-data or
-x-www-form-urlencoded) without cookies and expect an empty 200, never a redirect; link scanners
-and prefetchers GET every URL in a message, so GET only shows a confirmation page.
+Mail clients POST `List-Unsubscribe=One-Click` (multipart/form-data or x-www-form-urlencoded)
+without cookies and expect an empty 200, never a redirect (RFC 8058 section 3.1,
+https://www.rfc-editor.org/rfc/rfc8058#section-3.1); link scanners and prefetchers GET every URL in
+a message, so GET only shows a confirmation page.
+
+Every response, public or not, carries frame protection (X-Frame-Options and CSP
+frame-ancestors: no page can be framed by another site and clicked through), and every request
+body is bounded (publisher.desk.limits: a WSGI guard that counts a chunked body as it streams in,
+and Flask's MAX_CONTENT_LENGTH per route). Behind a TLS proxy, PUBLISHER_TRUST_PROXY=1 makes the
+app read the client's address and scheme from X-Forwarded-For/-Proto (one proxy hop) and mark the
+session cookie Secure; without it those headers are ignored (anyone could send them).
 """
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from jinja2 import StrictUndefined
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from publisher.config import Settings
 from publisher.desk import attach_desk
+from publisher.desk.limits import (
+    IMPORT_BYTES,
+    LOGIN_ATTEMPTS,
+    LOGIN_WINDOW_SECONDS,
+    BodyLimit,
+    LoginThrottle,
+    body_limit,
+)
+from publisher.desk.sessions import SessionRegistry, check_serving
 from publisher.store import Store
 from publisher.subscribers import Subscribers
 from templates import TEMPLATE_DIR
@@ -24,7 +43,12 @@ PRIVATE_PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",  # the token in the URL must not leak to linked sites
     "X-Robots-Tag": "noindex",
+    # The pages style themselves inline and post only to themselves.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
+FRAME_ANCESTORS_NONE = "frame-ancestors 'none'"
+TRUTHY = ("1", "true", "yes", "on")
 
 
 # An editor logs in once a working day.
@@ -32,7 +56,8 @@ DESK_SESSION_HOURS = 12
 
 
 class DeskSessionInterface(SecureCookieSessionInterface):
-    """The signed session cookie; marked Secure whenever the request came over HTTPS."""
+    """The signed session cookie; marked Secure whenever the request came over HTTPS (behind a
+    declared proxy, always: the proxy is the TLS end)."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
@@ -44,16 +69,40 @@ def masked_email(email: str) -> str:
     return f"{local[:1]}…{local[-1:] if len(local) > 2 else ''}@{domain}"
 
 
-def create_app(settings: Settings, store: Store) -> Flask:
+def trust_proxy_from_env() -> bool:
+    return os.environ.get("PUBLISHER_TRUST_PROXY", "").strip().lower() in TRUTHY
+
+
+def create_app(settings: Settings, store: Store, *, host: str | None = None, trust_proxy: bool | None = None,
+               login_attempts: int = LOGIN_ATTEMPTS, login_window_seconds: float = LOGIN_WINDOW_SECONDS,
+               login_lockout_seconds: float | None = None) -> Flask:
+    """The WSGI app. `host`: the address `publisher serve` listens on (None: not known, as in
+    tests); a desk other machines reach needs a long password (publisher.desk.sessions).
+    `trust_proxy`: a TLS proxy in front (None: PUBLISHER_TRUST_PROXY). `login_attempts` failed
+    logins per client in `login_window_seconds`, then 429 for `login_lockout_seconds` after the
+    last failure (None: the window; a test waits a second instead of minutes)."""
+    behind_proxy = trust_proxy_from_env() if trust_proxy is None else trust_proxy
+    check_serving(settings, host, behind_proxy)
     app = Flask("publisher", template_folder=str(TEMPLATE_DIR))
     app.config.update(SECRET_KEY=settings.secret_key, SESSION_COOKIE_NAME="publisher_desk",
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=behind_proxy, MAX_CONTENT_LENGTH=IMPORT_BYTES,
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=DESK_SESSION_HOURS))
     app.session_interface = DeskSessionInterface()
     app.jinja_env.undefined = StrictUndefined
     subscribers = Subscribers(store, settings)
-    app.extensions["publisher"] = {"settings": settings, "store": store, "subscribers": subscribers}
+    app.extensions["publisher"] = {
+        "settings": settings, "store": store, "subscribers": subscribers, "host": host, "trust_proxy": behind_proxy,
+        "login_throttle": LoginThrottle(login_attempts, login_window_seconds, login_lockout_seconds),
+        "sessions": SessionRegistry(DESK_SESSION_HOURS * 3600.0)}
     attach_desk(app, settings)
+    app.wsgi_app = BodyLimit(app.wsgi_app)  # type: ignore[method-assign]
+    if behind_proxy:  # outermost: the guard and the app see the client's address and scheme
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+
+    @app.before_request
+    def bounded_body() -> None:
+        request.max_content_length = body_limit(request.path)
     site_url = settings.site_url.rstrip("/")
 
     def done_page(heading: str, message: str, status: int = 200) -> tuple[str, int]:
@@ -100,9 +149,26 @@ def create_app(settings: Settings, store: Store) -> Flask:
         return jsonify({"status": "unavailable", "database": "unreachable"}), 503
 
     @app.after_request
-    def private_pages(response: Response) -> Response:
+    def every_page(response: Response) -> Response:
         if request.path.startswith("/unsubscribe/"):
             response.headers.update(PRIVATE_PAGE_HEADERS)
-        return response
+        return frame_protection(response, secure=request.is_secure)
 
     return app
+
+
+def frame_protection(response: Response, secure: bool = False) -> Response:
+    """No page of this app may be framed by another site (clickjacking): CSP frame-ancestors for
+    browsers that read it, X-Frame-Options for those that do not. A page that allows its own site
+    (the email preview frame) says so in its own policy."""
+    policy = response.headers.get("Content-Security-Policy")
+    if policy is None:
+        response.headers["Content-Security-Policy"] = FRAME_ANCESTORS_NONE
+    elif "frame-ancestors" not in policy:
+        response.headers["Content-Security-Policy"] = f"{policy.rstrip('; ')}; {FRAME_ANCESTORS_NONE}"
+    own_site = "frame-ancestors 'self'" in response.headers["Content-Security-Policy"]
+    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN" if own_site else "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response

@@ -36,6 +36,15 @@ summary: "- <img src=x onerror=alert(2)> & <b>bold</b>"
 ---
 Body with <script>alert(3)</script> inline and a [link](javascript:alert(4)).
 """
+PLAIN_POST = """---
+title: Notes without pictures
+date: 2026-01-20
+slug: plain-notes
+channels:
+  wechat: {enabled: false}
+---
+A short issue with a [link](https://example.com/notes) and nothing the checks could object to.
+"""
 BOT_TOKEN = "123456:SECRET-bot-token-value"
 SECRETS = {"PUBLISHER_TELEGRAM_BOT_TOKEN": BOT_TOKEN, "PUBLISHER_WECHAT_APP_SECRET": "wechat-app-secret-value",
            "PUBLISHER_SMTP_PASSWORD": "smtp-password-value", "PUBLISHER_X_CONSUMER_SECRET": "x-consumer-secret-value"}
@@ -52,6 +61,7 @@ def content(tmp_path):
     folder.mkdir()
     shutil.copy(SAMPLE, folder / SAMPLE.name)
     (folder / "script-title.md").write_text(SCRIPT_POST, encoding="utf-8")
+    (folder / "plain-notes.md").write_text(PLAIN_POST, encoding="utf-8")
     (folder / "broken.md").write_text("---\ntitle: [unclosed\n---\nbody\n", encoding="utf-8")
     return folder
 
@@ -258,26 +268,51 @@ def test_secrets_never_reach_a_page(tmp_path, content):
 
 # -- publishing -----------------------------------------------------------------------------------
 
-def test_a_post_with_problems_needs_publish_anyway(editor, store, tmp_path):
+def plan_of(editor, slug: str) -> dict:
+    answer = editor.post(f"/posts/{slug}/publish", data={"csrf_token": token(editor)},
+                         headers={"Accept": "application/json"})
+    assert answer.status_code == 200 and answer.get_json()["confirm_needed"]
+    return answer.get_json()
+
+
+def confirm(editor, slug: str, plan: dict, **form):
+    return editor.post(f"/posts/{slug}/publish", headers={"Accept": "application/json"},
+                       data={"csrf_token": token(editor), "confirm": "1", "post_sha256": plan["post_sha256"], **form})
+
+
+def test_a_blocked_channel_stops_the_press_until_the_editor_picks_the_ready_channels(editor, store, tmp_path):
     page = editor.get("/posts/script-title").get_data(as_text=True)
-    assert re.search(r'<button[^>]*data-testid="publish"[^>]*disabled', page)
-    assert 'data-testid="publish-anyway"' in page
-    refused = editor.post("/posts/script-title/publish", data={"csrf_token": token(editor)},
-                          headers={"Accept": "application/json"})
-    assert refused.status_code == 409 and "publish anyway" in refused.get_json()["error"]
+    assert 'data-testid="publish-anyway"' not in page  # the desk never sends a channel despite its problems
+    plan = plan_of(editor, "script-title")
+    assert plan["blocked"] and plan["problems"]["wechat"] and plan["has_work"]
+    assert {line["channel"]: line["action"] for line in plan["plan"]}["wechat"] == "blocked"
+    assert publications(store) == 0  # looking at the plan creates nothing
+    for form in ({}, {"force": "1"}):
+        refused = confirm(editor, "script-title", plan, **form)
+        assert refused.status_code == 409 and "Nothing was sent" in refused.get_json()["error"]
+    wait_for_presses()
     assert publications(store) == 0
-    pressed = editor.post("/posts/script-title/publish", data={"csrf_token": token(editor), "force": "1"},
-                          headers={"Accept": "application/json"})
+    pressed = confirm(editor, "script-title", plan, ready_only="1")
     assert pressed.status_code == 202
     wait_for_presses()
     status = editor.get("/posts/script-title/status.json").get_json()
-    assert {c["name"]: c["state"] for c in status["cards"]} == dict.fromkeys(["email", "x", "telegram", "wechat"], "outbox")
+    assert {c["name"]: c["state"] for c in status["cards"]} == {
+        "email": "outbox", "x": "outbox", "telegram": "outbox", "wechat": "blocked"}
+    assert status["state"] == "blocked"
     assert (tmp_path / "outbox" / "script-title" / "telegram").is_dir()
+    assert not (tmp_path / "outbox" / "script-title" / "wechat").exists()
+    assert "blocked" in editor.get("/posts").get_data(as_text=True)
 
 
-def test_without_javascript_publish_redirects_back_with_the_message(editor, settings):
-    slug = slug_of(settings)
-    answer = editor.post(f"/posts/{slug}/publish", data={"csrf_token": token(editor)})
+def test_without_javascript_publish_shows_the_plan_then_confirm_redirects_back(editor, store):
+    slug = "plain-notes"
+    shown = editor.post(f"/posts/{slug}/publish", data={"csrf_token": token(editor)})
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and 'data-testid="confirm"' in html and "Before anything is sent" in html
+    assert publications(store) == 0
+    sha = re.search(r'name="post_sha256" value="([0-9a-f]{64})"', html).group(1)
+    answer = editor.post(f"/posts/{slug}/publish",
+                         data={"csrf_token": token(editor), "confirm": "1", "post_sha256": sha})
     assert (answer.status_code, answer.headers["Location"]) == (303, f"/posts/{slug}")
     wait_for_presses()
     assert "Publishing" in editor.get(f"/posts/{slug}").get_data(as_text=True)
@@ -286,6 +321,7 @@ def test_without_javascript_publish_redirects_back_with_the_message(editor, sett
 def test_a_broken_post_is_listed_with_its_message(editor):
     listing = editor.get("/posts").get_data(as_text=True)
     assert "broken.md" in listing and "front matter" in listing
+    assert "not loadable: " in listing
     assert editor.get("/posts/broken").status_code == 422
     assert editor.get("/posts/no-such-post").status_code == 404
 

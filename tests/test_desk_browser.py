@@ -1,12 +1,16 @@
 """The web desk in a real browser (Debian's headless Chromium driven by Playwright) against the
-sandbox stand-ins of every platform: log in, see the four previews, press Publish once, watch
-every channel reach "sent", press again (a double click, a second tab, after a reload) and see
-nothing new sent. Plus the safety cases: login redirects, CSRF, escaping.
+sandbox stand-ins of every platform: log in, see the four previews, press Publish and read the
+plan (nothing sent yet), confirm once, watch every channel reach "sent", press again (a double
+click, a second tab, after a reload) and see nothing new sent. A blocked channel: the plan lists
+its problems and only "Publish the ready channels" sends (the others). Plus the safety cases:
+login redirects, 20 wrong passwords (429, then the right one works after the wait), CSRF,
+escaping.
 
 Screenshots of the post page before and after publishing go to test-artifacts/ (git-ignored by
 the .gitignore this test writes there)."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -74,6 +78,15 @@ https://example.com/a/very/long/path/that/keeps/going/and/going/until/it/wraps/s
 print("hello")
 ```
 """
+BLOCKED_POST = """---
+title: A post WeChat cannot take
+date: 2026-02-04
+slug: no-cover
+channels:
+  email: {enabled: false}
+---
+No picture at all, so WeChat has no cover and is blocked; X and Telegram are ready.
+"""
 UNCERTAIN_POST = f"""---
 title: A post whose message may or may not have arrived
 date: 2026-02-03
@@ -94,6 +107,7 @@ class Desk:
     tweets: int
     telegram_calls: int
     active_subscribers: list[str]
+    store: Store
 
     def post_url(self, slug: str | None = None) -> str:
         return f"{self.url}/posts/{slug or self.slug}"
@@ -118,6 +132,18 @@ def wait_for_presses() -> None:
         assert not thread.is_alive(), "a press is still running after 60 s"
 
 
+def seed_image_sizes(settings: Settings, *posts) -> None:
+    """The email's checks name images of unknown pixel size (Outlook would draw them full width)
+    and the press learns sizes from the network these tests do not reach: write the size cache by
+    hand, as channels/email/image_sizes.py allows."""
+    try:
+        from channels.email.image_sizes import cache_path, post_image_urls
+    except ImportError:  # an email channel without the size cache has nothing to seed
+        return
+    sizes = {url: [800, 450] for post in posts for url in post_image_urls(post)}
+    cache_path(settings).write_text(json.dumps(sizes), encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("desk")
@@ -127,6 +153,7 @@ def desk(tmp_path_factory):
     (content / "script-title.md").write_text(SCRIPT_POST, encoding="utf-8")
     (content / "weekly-notes.md").write_text(ENGLISH_POST, encoding="utf-8")
     (content / "maybe-arrived.md").write_text(UNCERTAIN_POST, encoding="utf-8")
+    (content / "no-cover.md").write_text(BLOCKED_POST, encoding="utf-8")
     sandbox = start_sandbox()
     settings = load_settings(env={
         **sandbox.env(), "PUBLISHER_DB_URL": f"sqlite:///{tmp / 'desk.db'}", "PUBLISHER_CONTENT_DIR": str(content),
@@ -134,6 +161,7 @@ def desk(tmp_path_factory):
         "PUBLISHER_RETRY_BASE_SECONDS": "0.05", "PUBLISHER_RETRY_CAP_SECONDS": "0.1",
         "PUBLISHER_SECRET_KEY": "browser-test-secret-key", "PUBLISHER_OUTBOX_DIR": str(tmp / "outbox")})
     store = Store(settings.db_url)
+    seed_image_sizes(settings, load_post(SAMPLE, settings))
     book = Subscribers(store, settings)
     book.import_csv(EXAMPLE_SUBSCRIBERS)
     active = sorted(s.email for s in book.list("active"))
@@ -141,7 +169,7 @@ def desk(tmp_path_factory):
     server = RunningServer(create_app(settings, store)).start()
     try:
         yield Desk(server.url, sandbox, settings, load_post(SAMPLE, settings).slug, len(views["tweets"]),
-                   len(views["calls"]), active)
+                   len(views["calls"]), active, store)
     finally:
         wait_for_presses()
         server.stop()
@@ -183,6 +211,17 @@ def statuses_read(page, word: str) -> None:
         expect(page.get_by_test_id(f"status-{channel}")).to_have_text(word, timeout=SLOW_MS)
 
 
+def press_and_confirm(page) -> None:
+    """Publish shows the plan; Confirm presses."""
+    page.get_by_test_id("publish").click()
+    page.get_by_test_id("confirm").click()
+    expect(page.get_by_test_id("plan")).to_have_count(0)
+
+
+def counts(got: dict) -> dict:
+    return {name: len(items) for name, items in got.items()}
+
+
 def test_log_in_preview_publish_once_and_never_twice(browser, desk):
     context = new_context(browser, desk)
     page = context.new_page()
@@ -205,8 +244,27 @@ def test_log_in_preview_publish_once_and_never_twice(browser, desk):
     expect(page.get_by_test_id("publish")).to_be_enabled()
     screenshot(page, "post-page-before.png")
 
-    # one click: every channel lands, live, without a reload
+    # Publish shows the plan, channel by channel; nothing is sent before Confirm
+    before = counts(desk.received())
     page.get_by_test_id("publish").click()
+    plan = page.get_by_test_id("plan")
+    expect(plan).to_be_visible()
+    expect(page.get_by_test_id("plan-email")).to_contain_text("8 active")
+    expect(page.get_by_test_id("plan-x")).to_contain_text(f"a thread of {desk.tweets} posts")
+    expect(page.get_by_test_id("plan-telegram")).to_contain_text(desk.settings.telegram_chat_id)
+    expect(page.get_by_test_id("plan-wechat")).to_contain_text("draft")
+    expect(page.get_by_test_id("publish-ready")).to_have_count(0)
+    screenshot(page, "post-page-plan.png")
+    page.wait_for_timeout(500)
+    assert counts(desk.received()) == before and before == {"emails": 0, "tweets": 0, "telegram": 0, "drafts": 0}
+    statuses_read(page, "not published")
+    page.get_by_test_id("cancel-plan").click()  # Cancel: the plan goes, nothing is sent
+    expect(plan).to_have_count(0)
+    expect(page.locator("#press-message")).to_contain_text("Nothing was sent")
+    assert counts(desk.received()) == before
+
+    # Confirm: every channel lands, live, without a reload
+    press_and_confirm(page)
     statuses_read(page, "sent")
     expect(page.get_by_test_id("post-state")).to_have_text("sent")
     wait_for_presses()
@@ -222,9 +280,6 @@ def test_log_in_preview_publish_once_and_never_twice(browser, desk):
     expect(page.locator(".status-card[data-channel=x] .part a").first).to_have_attribute("href", re.compile(r"/status/"))
     screenshot(page, "post-page-after.png")
     screenshot(page, "post-page-after-full.png", full_page=True)
-
-    def counts(got: dict) -> dict:
-        return {name: len(items) for name, items in got.items()}
 
     first = counts(received)
     # a double click, a second tab and a reload: nothing new
@@ -331,7 +386,7 @@ def test_a_failed_channel_shows_the_platform_error_and_retries(browser, desk):
     context = new_context(browser, desk)
     page = context.new_page()
     log_in(page, desk, desk.post_url("weekly-notes"))
-    page.get_by_test_id("publish").click()
+    press_and_confirm(page)
     expect(page.get_by_test_id("status-telegram")).to_have_text("failed", timeout=SLOW_MS)
     for channel in ("email", "x", "wechat"):
         expect(page.get_by_test_id(f"status-{channel}")).to_have_text("disabled")
@@ -355,7 +410,7 @@ def test_an_uncertain_part_is_settled_by_the_editor_and_never_sent_twice(browser
     context = new_context(browser, desk)
     page = context.new_page()
     log_in(page, desk, desk.post_url("maybe-arrived"))
-    page.get_by_test_id("publish").click()
+    press_and_confirm(page)
     expect(page.get_by_test_id("status-telegram")).to_have_text("uncertain", timeout=SLOW_MS)
     wait_for_presses()
     arrived = [t for t in telegram_texts(desk) if "one paragraph" in t]
@@ -365,3 +420,61 @@ def test_an_uncertain_part_is_settled_by_the_editor_and_never_sent_twice(browser
     wait_for_presses()
     assert [t for t in telegram_texts(desk) if "one paragraph" in t] == arrived
     context.close()
+
+
+def test_a_blocked_channel_is_listed_and_only_the_ready_channels_go(browser, desk):
+    context = new_context(browser, desk)
+    page = context.new_page()
+    log_in(page, desk, desk.post_url("no-cover"))
+    before = desk.received()
+    page.get_by_test_id("publish").click()
+    expect(page.get_by_test_id("plan-blocked")).to_contain_text("Nothing is sent unless")
+    expect(page.get_by_test_id("plan-wechat")).to_contain_text("blocked")
+    expect(page.get_by_test_id("plan-wechat")).to_contain_text("cover")
+    expect(page.get_by_test_id("plan-email")).to_contain_text("turned off")
+    expect(page.get_by_test_id("confirm")).to_have_count(0)  # no way on but the explicit one
+    ready = page.get_by_test_id("publish-ready")
+    expect(ready).to_contain_text("X, Telegram")
+    screenshot(page, "post-page-plan-blocked.png")
+    page.wait_for_timeout(500)
+    assert counts(desk.received()) == counts(before)
+    ready.click()
+    expect(page.get_by_test_id("status-x")).to_have_text("sent", timeout=SLOW_MS)
+    expect(page.get_by_test_id("status-telegram")).to_have_text("sent", timeout=SLOW_MS)
+    expect(page.get_by_test_id("status-wechat")).to_have_text("blocked")
+    expect(page.get_by_test_id("post-state")).to_have_text("blocked", timeout=SLOW_MS)
+    wait_for_presses()
+    after = desk.received()
+    assert len(after["drafts"]) == len(before["drafts"])
+    assert len(after["tweets"]) > len(before["tweets"]) and len(after["telegram"]) > len(before["telegram"])
+    assert any("WeChat has no cover" in (m.get("text") or "") for m in after["telegram"])
+    context.close()
+
+
+def test_twenty_wrong_passwords_get_429_and_the_right_one_works_after_the_wait(browser, desk):
+    """Its own server: the shared one must keep letting the other tests (same address) log in.
+    Ten failures in the (default) ten minutes lock the client until a lockout passed since its
+    last try: a second here."""
+    lockout = 1
+    with RunningServer(create_app(desk.settings, desk.store, login_lockout_seconds=lockout)) as server:
+        context = new_context(browser, desk)
+        page = context.new_page()
+        page.goto(server.url + "/login")
+
+        def try_password(password: str) -> int:
+            page.fill("#password", password)
+            with page.expect_response(lambda r: r.request.method == "POST") as answered:
+                page.get_by_test_id("login").click()
+            page.wait_for_load_state()
+            return answered.value.status
+
+        statuses = [try_password("not the password") for _ in range(20)]
+        assert statuses == [401] * 10 + [429] * 10
+        expect(page.get_by_test_id("login-wait")).to_contain_text("Try again in")
+        assert try_password(PASSWORD) == 429  # the right one, too early: still refused
+        expect(page.get_by_test_id("login-wait")).to_be_visible()
+        page.wait_for_timeout((lockout + 0.5) * 1000)
+        page.fill("#password", PASSWORD)
+        page.get_by_test_id("login").click()
+        expect(page).to_have_url(server.url + "/posts")
+        context.close()

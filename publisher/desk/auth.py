@@ -3,8 +3,11 @@
 
 One editor password (PUBLISHER_DESK_PASSWORD, compared in constant time); the session cookie is
 signed, HttpOnly and SameSite=Lax and holds an HMAC of the password, so a leaked or default
-secret_key alone does not let anyone in, and changing the password logs everyone out. Every POST
-needs the session's CSRF token (form field or X-CSRF-Token header) or changes nothing.
+secret_key alone does not let anyone in, and changing the password logs everyone out. It also
+holds a session id the server keeps (publisher.desk.sessions): logging out ends that session for
+good, even for a copy of the cookie. Failed logins are limited per client (publisher.desk.limits):
+past the limit the client gets 429 with Retry-After, whatever password it sends. Every POST needs
+the session's CSRF token (form field or X-CSRF-Token header) or changes nothing.
 """
 from __future__ import annotations
 
@@ -12,11 +15,28 @@ import hashlib
 import hmac
 import secrets
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from flask import Response, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from publisher.config import Settings
 from publisher.desk.blueprint import CHANNEL_TITLES, _app_parts, desk
+from publisher.desk.limits import LoginThrottle, is_loopback
+from publisher.desk.sessions import (
+    MIN_PASSWORD_CHARS,
+    SessionRegistry,
+    password_too_short,
+)
 from templates import TEMPLATE_DIR
 
 ASSETS = {"desk.css": "text/css", "preview.css": "text/css", "desk.js": "text/javascript",
@@ -26,6 +46,7 @@ DESK_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
     # Post images come from anywhere; scripts only from the package; inline styles are in the
     # channels' own HTML (WeChat's article is styled inline by design).
     "Content-Security-Policy": "default-src 'self'; img-src * data:; style-src 'self' 'unsafe-inline'; "
@@ -34,6 +55,7 @@ DESK_HEADERS = {
 }
 # The email preview is framed by the post page and runs nothing.
 EMAIL_FRAME_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
+MAX_NEXT_CHARS = 2000
 
 
 def editor_marker(settings: Settings) -> str:
@@ -49,10 +71,35 @@ def password_matches(settings: Settings, given: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), settings.desk_password.encode("utf-8"))
 
 
+def _guards() -> tuple[LoginThrottle, SessionRegistry]:
+    parts = current_app.extensions["publisher"]
+    return parts["login_throttle"], parts["sessions"]
+
+
+FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-Ip")
+
+
+def from_this_machine() -> bool:
+    """The client is on this machine: a loopback address (the real one, behind a declared proxy)
+    and, without a declared proxy, no proxy's forwarding header (an undeclared proxy on this
+    machine would make every visitor look local)."""
+    if not is_loopback(request.remote_addr):
+        return False
+    return bool(current_app.extensions["publisher"]["trust_proxy"]) or not any(
+        name in request.headers for name in FORWARDING_HEADERS)
+
+
+def too_weak_for_this_client() -> bool:
+    """A password shorter than MIN_PASSWORD_CHARS only opens the desk to this machine."""
+    return password_too_short(_app_parts()[0]) and not from_this_machine()
+
+
 def logged_in() -> bool:
     settings = _app_parts()[0]
     held = session.get("editor")
-    return bool(settings.desk_password) and isinstance(held, str) and hmac.compare_digest(held, editor_marker(settings))
+    return (bool(settings.desk_password) and isinstance(held, str)
+            and hmac.compare_digest(held, editor_marker(settings))
+            and _guards()[1].alive(session.get("sid")) and not too_weak_for_this_client())
 
 
 def csrf_token() -> str:
@@ -72,11 +119,26 @@ def wants_json() -> bool:
         or request.path.endswith(".json")
 
 
+def _unsafe_text(text: str) -> bool:
+    # Browsers drop tabs and newlines from a Location and read "\" as "/": "/\t/evil.example" and
+    # "/\evil.example" both become //evil.example (WHATWG URL standard, URL parsing).
+    return any(ch < " " or ch == "\x7f" or ch == "\\" for ch in text)
+
+
 def safe_next(target: str | None) -> str:
-    """Only a path on this site (never //host or a scheme) is followed after login."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("desk.posts")
+    """Where to go after logging in: a path on this site, checked after percent-decoding; anything
+    else (another host, a scheme, control characters) goes to the posts list."""
+    fallback = url_for("desk.posts")
+    if not target or len(target) > MAX_NEXT_CHARS or _unsafe_text(target) or _unsafe_text(unquote(target)):
+        return fallback
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return fallback
+    path = parts.path
+    if parts.scheme or parts.netloc or not path.startswith("/") or unquote(path).startswith("//"):
+        return fallback
+    return urlunsplit(("", "", path, parts.query, ""))
 
 
 PUBLIC_ENDPOINTS = frozenset({"desk.login", "desk.asset"})
@@ -124,27 +186,48 @@ def asset(name: str) -> Response:
     return response
 
 
+def _login_page(target: str, status: int = 200, **state: Any) -> Any:
+    settings = _app_parts()[0]
+    page = {"failed": False, "wait": 0, "weak": too_weak_for_this_client(), "min_chars": MIN_PASSWORD_CHARS, **state}
+    response = Response(render_template("desk_login.html", next=target, configured=bool(settings.desk_password),
+                                        **page), status=status, mimetype="text/html")
+    if page["wait"]:
+        response.headers["Retry-After"] = str(page["wait"])
+    return response
+
+
 @desk.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     settings = _app_parts()[0]
+    throttle, sessions = _guards()
     target = safe_next(request.values.get("next"))
-    if request.method == "POST":
-        if password_matches(settings, request.form.get("password", "")):
-            session.clear()
-            session.permanent = True
-            session["editor"] = editor_marker(settings)
-            csrf_token()
-            return redirect(target, code=303)
-        current_app.logger.warning("desk: failed login from %s", request.remote_addr)
-        return render_template("desk_login.html", next=target, failed=True,
-                               configured=bool(settings.desk_password)), 401
-    if logged_in():
-        return redirect(target)
-    return render_template("desk_login.html", next=target, failed=False, configured=bool(settings.desk_password))
+    if request.method == "GET":
+        return redirect(target) if logged_in() else _login_page(target)
+    if too_weak_for_this_client():
+        return _login_page(target, 403)
+    client = request.remote_addr
+    wait = throttle.retry_after(client)
+    if wait:
+        throttle.refused(client)
+        current_app.logger.warning("desk: login refused for %s: too many failed logins (retry in %s s)", client, wait)
+        return _login_page(target, 429, wait=wait)
+    if not password_matches(settings, request.form.get("password", "")):
+        throttle.failed(client)
+        current_app.logger.warning("desk: failed login from %s", client)
+        return _login_page(target, 401, failed=True)
+    throttle.succeeded(client)
+    sessions.end(session.get("sid"))
+    session.clear()
+    session.permanent = True
+    session["editor"] = editor_marker(settings)
+    session["sid"] = sessions.start()
+    csrf_token()
+    return redirect(target, code=303)
 
 
 @desk.post("/logout")
 def logout() -> Any:
+    _guards()[1].end(session.get("sid"))
     session.clear()
     return redirect(url_for("desk.login"), code=303)
 

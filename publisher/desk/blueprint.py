@@ -19,6 +19,6 @@ desk = Blueprint("desk", __name__)
 CHANNEL_TITLES = {name: channel.title or name for name, channel in CHANNELS.items()}
 
 
-def _app_parts() -> tuple[Settings, Store, Subscribers, "PostShelf"]:
+def _app_parts() -> tuple[Settings, Store, Subscribers, PostShelf]:
     parts = current_app.extensions["publisher"]
     return parts["settings"], parts["store"], parts["subscribers"], parts["shelf"]

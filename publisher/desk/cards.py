@@ -2,12 +2,11 @@
 page and status.json show (rendered by the same templates, so the live panel cannot drift)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from channels.registry import CHANNELS
 from publisher.config import Settings
 from publisher.desk.blueprint import CHANNEL_TITLES, _app_parts
 from publisher.desk.shelf import ShelfEntry
+from publisher.outbox import outbox_folder
 from publisher.publish import post_sha256
 from publisher.secrets import redact
 from publisher.status import DESK_ACTIVE_STATES, delivery_detail, latest_publication
@@ -38,8 +37,26 @@ def expected_parts(rendered, active_subscribers: int, settings: Settings) -> dic
     return {name: (plan.count, plan.words) for name, plan in plans.items()}
 
 
+def stopping_problems(name: str, rendered, settings: Settings) -> list[str]:
+    """What keeps a channel out of a press of the ready channels: its checks' problems, and the
+    settings a live send of it lacks (publisher.publish.blocking_problems, for one channel)."""
+    channel = CHANNELS[name]
+    missing = channel.missing_settings(settings) if channel.configured(settings) else []
+    return [*rendered.problems[name], *(f"set {variable} before a live send" for variable in missing)]
+
+
+def press_running(publication_id: int) -> bool:
+    """An in-process press of this publication is still working through its channels (a channel
+    it has not reached yet has no delivery row; with a broker every row exists once queued)."""
+    from publisher import publish
+
+    thread = getattr(publish, "_running", {}).get(publication_id)
+    return thread is not None and thread.is_alive()
+
+
 def channel_card(name: str, entry: ShelfEntry, publication: Publication | None, expected: tuple[int, str],
-                 settings: Settings, store: Store) -> dict:
+                 settings: Settings, store: Store, problems: list[str] | None = None) -> dict:
+    """`problems`: what blocks the channel (a press of the ready channels left it out)."""
     post = entry.post
     assert post is not None
     count, words = expected
@@ -51,12 +68,19 @@ def channel_card(name: str, entry: ShelfEntry, publication: Publication | None, 
     if not post.channel_enabled(name):
         return {**card, "state": "disabled", "note": f"channels.{name}.enabled is false in the post"}
     if detail is None:
-        if not configured:
-            folder = Path(settings.outbox_dir) / post.slug / name
-            return {**card, "state": "outbox" if publication else "not published",
-                    "note": f"no credentials: {'written' if publication else 'publishing writes'} to {folder}"}
-        return {**card, "state": "queued" if publication else "not published",
-                "note": "waiting for its turn" if publication else f"will send {words}"}
+        folder = outbox_folder(settings, post, name)
+        if publication is None:
+            if problems:
+                return {**card, "note": "blocked until its problems are fixed: " + "; ".join(problems)}
+            return {**card, "note": f"no credentials: publishing writes to {folder}" if not configured
+                    else f"will send {words}"}
+        if not configured and folder.is_dir():
+            return {**card, "state": "outbox", "note": f"no credentials: written to {folder}"}
+        if problems:
+            return {**card, "state": "blocked", "note": "left out: " + "; ".join(problems)}
+        if press_running(publication.id):
+            return {**card, "state": "queued", "note": "waiting for its turn"}
+        return {**card, "note": "not pressed yet: Publish shows what it will send"}
     rows = part_rows(name, detail["entries"], count)
     sent, total = _progress(name, detail, rows, count)
     state = detail["state"]
@@ -98,6 +122,8 @@ def overall_state(cards: list[dict], publication: Publication | None) -> str:
         return "uncertain"
     if all(w in ("sent", "outbox") for w in words):
         return "sent"
+    if "blocked" in words and all(w in ("sent", "outbox", "blocked") for w in words):
+        return "blocked"
     if any(w in ("sent", "partial") for w in words) or any(c["sent"] for c in cards):
         return "partial"
     return "failed"
@@ -107,8 +133,10 @@ def post_status(entry: ShelfEntry) -> dict:
     """Every channel's card and the post's overall state: what the status panel and JSON show."""
     settings, store, subscribers, shelf = _app_parts()
     publication = latest_publication(store, entry.slug)
-    expected = expected_parts(shelf.rendered(entry), subscribers.count()["active"], settings)
-    cards = [channel_card(name, entry, publication, expected[name], settings, store) for name in CHANNELS]
+    rendered = shelf.rendered(entry)
+    expected = expected_parts(rendered, subscribers.count()["active"], settings)
+    cards = [channel_card(name, entry, publication, expected[name], settings, store,
+                          stopping_problems(name, rendered, settings)) for name in CHANNELS]
     overall = overall_state(cards, publication)
     changed = publication is not None and publication.post_sha256 != post_sha256(entry.path)
     return {"slug": entry.slug, "state": overall, "active": overall == "sending", "cards": cards,
@@ -120,12 +148,15 @@ def post_status(entry: ShelfEntry) -> dict:
 
 def _summary(overall: str, cards: list[dict], changed: bool) -> str:
     text = {
-        "not published": "Nothing has been sent yet. One press of Publish sends every channel once.",
+        "not published": "Nothing has been sent yet. Publish shows what each channel will receive; "
+                         "Confirm sends every channel once.",
         "sending": "Publishing… pressing again joins this press; nothing is sent twice.",
         "sent": "Every channel is sent. Pressing Publish again sends nothing new.",
         "partial": "Some parts were not sent: retry them below (what was sent is never sent again).",
         "failed": "Nothing was sent: read the platform's message below, fix the cause, and retry.",
         "uncertain": "Some parts may or may not have reached the platform: settle them below before anything is resent.",
+        "blocked": "The ready channels are sent; the blocked ones were left out. Fix the post, then Publish "
+                   "to send them.",
     }[overall]
     if changed:
         text += " The post file changed since it was first pressed; channels already sent keep the earlier version."

@@ -5,14 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Response, abort, jsonify, render_template, url_for
+from flask import Response, abort, jsonify, render_template, request, url_for
 
 from channels.registry import CHANNELS
 from publisher.config import Settings
-from publisher.desk.auth import EMAIL_FRAME_CSP
+from publisher.desk.auth import EMAIL_FRAME_CSP, wants_json
 from publisher.desk.blueprint import _app_parts, desk
-from publisher.desk.cards import overall_state, post_status
-from publisher.desk.shelf import ShelfEntry, shelf_entry_or_404
+from publisher.desk.cards import (
+    overall_state,
+    post_status,
+    press_running,
+    stopping_problems,
+)
+from publisher.desk.limits import Pages
+from publisher.desk.shelf import NotRenderable, ShelfEntry, shelf_entry_or_404
+from publisher.outbox import outbox_folder
 from publisher.preview import Rendered, channel_views
 from publisher.status import delivery_detail, latest_publication
 from publisher.store import Publication, Store
@@ -24,31 +31,55 @@ def blocking_problems(rendered: Rendered) -> dict[str, list[str]]:
     return {name: items for name, items in rendered.problems.items() if rendered.post.channel_enabled(name)}
 
 
+POSTS_PER_PAGE = 50
+
+
+@desk.errorhandler(NotRenderable)
+def not_renderable(exc: NotRenderable) -> Any:
+    message = f"not loadable: {exc}"
+    if wants_json():
+        return jsonify({"error": message}), 422
+    return render_template("desk_message.html", heading="This post does not render", message=message), 422
+
+
 @desk.get("/posts")
 def posts() -> str:
     settings, store, _, shelf = _app_parts()
+    entries = shelf.entries()
+    pages = Pages(len(entries), POSTS_PER_PAGE, request.args.get("page"))
     rows = []
-    for entry in shelf.entries():
-        state = "not loadable"
-        if entry.post is not None:
+    for entry in entries[pages.offset:pages.offset + POSTS_PER_PAGE]:
+        state, error = "not loadable", entry.error or shelf.render_failure(entry)
+        if error is None:
             publication = latest_publication(store, entry.slug)
             cards = [_list_card(name, entry, publication, settings, store) for name in CHANNELS]
             state = overall_state(cards, publication)
-        rows.append({"entry": entry, "state": state})
-    return render_template("desk_posts.html", rows=rows, folder=str(Path(settings.content_dir).resolve()))
+        rows.append({"entry": entry, "state": state, "error": error})
+    return render_template("desk_posts.html", rows=rows, pages=pages, showing=pages.shown(len(rows)),
+                           folder=str(Path(settings.content_dir).resolve()))
 
 
 def _list_card(name: str, entry: ShelfEntry, publication: Publication | None, settings: Settings, store: Store) -> dict:
-    """A channel's state without rendering the post (the list shows many posts)."""
+    """A channel's state, rendering the post (once per file version) only to tell a channel that
+    a press left out for its problems (the list shows many posts)."""
     post = entry.post
     assert post is not None
     if not post.channel_enabled(name):
         return {"state": "disabled", "sent": 0}
     detail = delivery_detail(store, publication.id, name) if publication is not None else None
-    if detail is None:
-        unconfigured = not CHANNELS[name].configured(settings)
-        return {"state": ("outbox" if unconfigured else "queued") if publication else "not published", "sent": 0}
-    return {"state": detail["state"], "sent": detail["sent_parts"]}
+    if detail is not None:
+        return {"state": detail["state"], "sent": detail["sent_parts"]}
+    if publication is None:
+        return {"state": "not published", "sent": 0}
+    if not CHANNELS[name].configured(settings) and outbox_folder(settings, post, name).is_dir():
+        return {"state": "outbox", "sent": 0}
+    if press_running(publication.id):
+        return {"state": "queued", "sent": 0}
+    try:
+        blocked = bool(stopping_problems(name, _app_parts()[3].rendered(entry), settings))
+    except NotRenderable:
+        blocked = True
+    return {"state": "blocked" if blocked else "not published", "sent": 0}
 
 
 @desk.get("/posts/<slug>")
@@ -56,7 +87,7 @@ def post_page(slug: str) -> Any:
     entry = shelf_entry_or_404(slug)
     if entry.post is None:
         return render_template("desk_message.html", heading="This post does not load",
-                               message=entry.error or ""), 422
+                               message=f"not loadable: {entry.error or ''}"), 422
     rendered = _app_parts()[3].rendered(entry)
     views = channel_views(rendered)
     blocking = blocking_problems(rendered)
@@ -78,6 +109,7 @@ def email_preview(slug: str, kind: str) -> Response:
     files = CHANNELS["email"].preview_files(rendered.payloads["email"])
     response = Response(files[f"email.{kind}"], mimetype="text/html" if kind == "html" else "text/plain")
     response.headers["Content-Security-Policy"] = EMAIL_FRAME_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"  # the post page frames it; no other site may
     return response
 
 

@@ -1,6 +1,11 @@
 """Pressing publish, retrying a channel's failed parts and settling its uncertain ones: the CLI's
 own paths (publisher.publish.press_in_background and retry_failed), so pressing twice publishes
-once."""
+once.
+
+Publish is two steps: the first POST only shows the plan (publisher.desk.plan); the Confirm form
+presses, and only for the version of the post the plan was made for. All or nothing, as on the
+command line: when a channel is blocked, nothing is sent unless the editor chose "Publish the
+ready channels" (ready_only); the desk never sends a channel as it is despite its problems."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,49 +16,38 @@ from channels.registry import CHANNELS
 from publisher.desk.auth import wants_json
 from publisher.desk.blueprint import CHANNEL_TITLES, _app_parts, desk
 from publisher.desk.cards import post_status
-from publisher.desk.posts import blocking_problems
+from publisher.desk.plan import plan_for, show_plan
 from publisher.desk.shelf import ShelfEntry, shelf_entry_or_404
 from publisher.errors import InputError
 from publisher.ledger import PERSON_DECISIONS, Ledger
-from publisher.publish import press_in_background, retry_failed
+from publisher.publish import PressBlocked, press_in_background, retry_failed
 from publisher.status import latest_publication
 
 
-def forced() -> bool:
-    return request.form.get("force") in ("1", "on", "true")
+def _problem_lines(problems: dict[str, list[str]]) -> str:
+    return "; ".join(f"{CHANNEL_TITLES.get(name, name)}: {p}" for name, found in problems.items() for p in found)
 
 
-def refuse_press(entry: ShelfEntry) -> Any:
-    """The answer refusing a press (the post does not load, or its checks list problems and the
-    editor did not confirm "publish anyway"); None when the press may go ahead."""
-    if entry.post is None:
-        return answer(422, entry.error or "the post does not load")
-    rendered = _app_parts()[3].rendered(entry)
-    problems = [f"{name}: {p}" for name, items in blocking_problems(rendered).items() for p in items]
-    if problems and not forced():
-        return answer(409, "The checks list problems: " + "; ".join(problems) +
-                      ". Fix the post, or tick “publish anyway”.")
-    return None
-
-
-def press(entry: ShelfEntry, done_message: str | None = None) -> Any:
+def press(entry: ShelfEntry, done_message: str | None = None, *, ready_only: bool) -> Any:
     """Press publish for this post through the CLI's own path (publisher.publish.press_in_background:
     in-process, or the queue when a broker is configured)."""
     settings = _app_parts()[0]
-    refusal = refuse_press(entry)
-    if refusal is not None:
-        return refusal
-    force = forced()
+    if entry.post is None:
+        return answer(422, f"not loadable: {entry.error or ''}")
     before = post_status(entry)
     try:
-        publication_id = press_in_background(entry.path, settings, force=force)
+        publication_id = press_in_background(entry.path, settings, ready_only=ready_only)
+    except PressBlocked as exc:
+        return answer(409, "Nothing was sent: " + _problem_lines(exc.problems) + ". Fix the post, or press "
+                      "Publish and choose “Publish the ready channels”.", problems=exc.problems)
     except InputError as exc:
         return answer(422, f"{exc.where}: {exc.what}")
     nothing_new = before["state"] == "sent"
     if done_message is None:
         done_message = ("Nothing new to send: every channel was already sent." if nothing_new
                         else "Publishing: each channel's status updates below.")
-    current_app.logger.info("desk: pressed publish for %s (publication %s)", entry.slug, publication_id)
+    current_app.logger.info("desk: pressed publish for %s (publication %s%s)", entry.slug, publication_id,
+                            ", ready channels only" if ready_only else "")
     return answer(202, done_message, publication_id=publication_id, until_done=not nothing_new)
 
 
@@ -69,7 +63,22 @@ def answer(status: int, message: str, **extra: Any) -> Any:
 
 @desk.post("/posts/<slug>/publish")
 def publish(slug: str) -> Any:
-    return press(shelf_entry_or_404(slug))
+    """Without `confirm`: the plan, nothing pressed. With it: press, if the post is still the one
+    the plan was shown for (else the new plan)."""
+    entry = shelf_entry_or_404(slug)
+    if entry.post is None:
+        return answer(422, f"not loadable: {entry.error or ''}")
+    if request.form.get("confirm") != "1":
+        return show_plan(entry)
+    plan = plan_for(entry)
+    if request.form.get("post_sha256", "") != plan.sha:
+        return show_plan(entry, 409, "The post changed since this plan was made (or the plan was not shown): "
+                         "here is the plan for the post as it is now. Nothing was sent.", bad=True)
+    ready_only = request.form.get("ready_only") == "1"
+    if plan.blocked and not ready_only:
+        return show_plan(entry, 409, "Nothing was sent: the channels listed as blocked have problems. Fix the "
+                         "post, or choose “Publish the ready channels”.", bad=True)
+    return press(entry, ready_only=ready_only)
 
 
 def _channel_from_form() -> str:
@@ -80,15 +89,20 @@ def _channel_from_form() -> str:
 
 
 def _reopen(entry: ShelfEntry, name: str, resolve: str | None) -> Any:
-    """`publisher retry`'s path (publisher.publish.retry_failed), then a press: failed parts of
-    the channel become sendable again and, with `resolve`, its uncertain parts are settled on the
-    editor's word. Nothing changes when the press would be refused."""
+    """`publisher retry`'s path (publisher.publish.retry_failed), then a press of the ready
+    channels: failed parts of the channel become sendable again and, with `resolve`, its uncertain
+    parts are settled on the editor's word. Nothing changes when the press would also start a
+    channel that no confirmed press started (that needs Publish and its plan)."""
     settings, store, _, _ = _app_parts()
+    if entry.post is None:
+        return answer(422, f"not loadable: {entry.error or ''}")
     if latest_publication(store, entry.slug) is None:
         return answer(409, "This post was never published; press Publish first.")
-    refusal = refuse_press(entry)
-    if refusal is not None:
-        return refusal
+    unconfirmed = sorted(plan_for(entry).never_pressed - {name})
+    if unconfirmed:
+        titles = ", ".join(CHANNEL_TITLES.get(n, n) for n in unconfirmed)
+        return answer(409, f"Nothing was changed: {titles} would be sent for the first time by this press. "
+                      "Press Publish and confirm its plan first.")
     uncertain = 0
     if resolve is not None:
         publication = latest_publication(store, entry.slug)
@@ -99,10 +113,12 @@ def _reopen(entry: ShelfEntry, name: str, resolve: str | None) -> Any:
         return answer(422, f"{exc.where}: {exc.what}")
     title = CHANNEL_TITLES[name]
     if resolve == "sent":
-        return press(entry, f"{title}: {uncertain} uncertain parts counted as sent; the rest continues.")
-    if resolve == "resend":
-        return press(entry, f"{title}: {uncertain} uncertain parts will be sent again.")
-    return press(entry, f"Retrying {title}: failed parts are sent again; parts already sent are skipped.")
+        message = f"{title}: {uncertain} uncertain parts counted as sent; the rest continues."
+    elif resolve == "resend":
+        message = f"{title}: {uncertain} uncertain parts will be sent again."
+    else:
+        message = f"Retrying {title}: failed parts are sent again; parts already sent are skipped."
+    return press(entry, message, ready_only=True)
 
 
 @desk.post("/posts/<slug>/retry")

@@ -1,7 +1,9 @@
 """The posts folder (PUBLISHER_CONTENT_DIR) as the desk sees it: every Markdown file parsed and
-rendered once per version (modification time and size) of the file."""
+rendered once per version (modification time and size) of the file. A file that does not load,
+for whatever reason, is an entry with that reason: one broken post never takes the desk down."""
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,11 @@ from publisher.post import Post, load_post
 from publisher.preview import Rendered, render_all
 
 POST_SUFFIXES = (".md", ".markdown")
+log = logging.getLogger(__name__)
+
+
+class NotRenderable(Exception):
+    """The post loaded but a channel could not render it; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class PostShelf:
         self._lock = threading.Lock()
         self._loaded: dict[Path, tuple[tuple[int, int], ShelfEntry]] = {}
         self._rendered: dict[Path, tuple[tuple[int, int], Rendered]] = {}
+        self._unrenderable: dict[Path, tuple[tuple[int, int], str]] = {}
 
     def entries(self) -> list[ShelfEntry]:
         """Newest first; a second file with a slug already taken is listed with that problem."""
@@ -62,10 +70,26 @@ class PostShelf:
             cached = self._rendered.get(entry.path)
         if cached is None or cached[0] != stamp:
             assert entry.post is not None
-            cached = (stamp, render_all(entry.post, self.settings))
+            try:
+                cached = (stamp, render_all(entry.post, self.settings))
+            except Exception as exc:  # noqa: BLE001 - a renderer's bug must not take the desk down
+                if isinstance(exc, InputError):
+                    message = f"{exc.where}: {exc.what}"
+                else:
+                    log.exception("desk: rendering %s failed", entry.path)
+                    message = f"{entry.path.name}: does not render ({type(exc).__name__}: {exc})"
+                with self._lock:
+                    self._unrenderable[entry.path] = (stamp, message)
+                raise NotRenderable(message) from exc
             with self._lock:
                 self._rendered[entry.path] = cached
         return cached[1]
+
+    def render_failure(self, entry: ShelfEntry) -> str | None:
+        """Why this version of the file did not render, if a page already tried (the list renders nothing)."""
+        with self._lock:
+            failed = self._unrenderable.get(entry.path)
+        return failed[1] if failed is not None and failed[0] == _stamp(entry.path) else None
 
     def _load(self, path: Path) -> ShelfEntry:
         stamp = _stamp(path)
@@ -78,6 +102,9 @@ class PostShelf:
             entry = ShelfEntry(path, post.slug, post, None)
         except InputError as exc:
             entry = ShelfEntry(path, path.stem, None, f"{exc.where}: {exc.what}")
+        except Exception as exc:  # noqa: BLE001 - a loader's bug (or a file gone mid-read) is this file's only
+            log.warning("desk: %s does not load: %s: %s", path, type(exc).__name__, exc)
+            entry = ShelfEntry(path, path.stem, None, f"{path.name}: {type(exc).__name__}: {exc}")
         with self._lock:
             self._loaded[path] = (stamp, entry)
         return entry
