@@ -34,8 +34,11 @@ def primary(tag: str) -> str:
     return re.split(r"[-_]", tag.strip().lower(), maxsplit=1)[0]
 
 
+_LINKS = re.compile(r"(?:https?://|www\.)\S+|\]\([^)]*\)")  # URLs are Latin letters in any language
+
+
 def is_cjk_text(text: str) -> bool:
-    sample = text[:SAMPLE_CHARS]
+    sample = _LINKS.sub(" ", text[:SAMPLE_CHARS])
     cjk = len(CJK.findall(sample))
     latin = len(LATIN.findall(sample))
     return cjk > 0 and cjk >= CJK_SHARE * (cjk + latin)
@@ -43,7 +46,7 @@ def is_cjk_text(text: str) -> bool:
 
 def detect(text: str) -> str:
     """"zh", "ja", "ko" or "en" from the letters of `text` (no front matter said)."""
-    sample = text[:SAMPLE_CHARS]
+    sample = _LINKS.sub(" ", text[:SAMPLE_CHARS])
     if not is_cjk_text(sample):
         return "en"
     if KANA.search(sample):

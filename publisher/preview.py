@@ -41,23 +41,11 @@ def preview_files(rendered: Rendered) -> dict[str, str]:
 
 
 def channel_views(rendered: Rendered) -> dict:
-    """What templates/_channel_previews.html needs: shared by index.html and the web desk."""
-    from channels.telegram import visible_length
-    from channels.x import weighted_length
-
-    views = {name: CHANNELS[name].preview_json(p) for name, p in rendered.payloads.items()}
-    tweets = [dict(t, weight=weighted_length(t["text"])) for t in views["x"]["tweets"]]
-    calls = []
-    for call in views["telegram"]["calls"]:
-        params = call["params"]
-        body = params.get("text") or params.get("caption") or ""
-        calls.append({"method": call["method"], "photo": params.get("photo"), "html": body,
-                      "length": visible_length(body)})
-    return {
-        "post": rendered.post, "problems": rendered.problems, "tweets": tweets, "calls": calls,
-        "wechat": views["wechat"], "email": views["email"],
-        "lang": rendered.post.language,
-    }
+    """What templates/_channel_previews.html needs (each channel's preview_view, keyed by channel
+    name, its keys also at the top level): shared by index.html and the web desk."""
+    views = {name: CHANNELS[name].preview_view(p) for name, p in rendered.payloads.items()}
+    merged = {key: value for view in views.values() for key, value in view.items()}
+    return {**merged, **views, "post": rendered.post, "problems": rendered.problems, "lang": rendered.post.language}
 
 
 def preview_page(rendered: Rendered) -> str:

@@ -3,6 +3,7 @@ splitting (https://core.telegram.org/bots/api#sendmessage) and properties."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import re
@@ -15,13 +16,16 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings, stra
 
 from channels.base import Channel
 from channels.telegram.channel import CHANNEL, TelegramChannel
-from channels.telegram.limits import ALLOWED_TAGS, CAPTION_LIMIT, MESSAGE_LIMIT
-from publisher.language import words as channel_words
+from channels.telegram.context import allowed_url
+from channels.telegram.images import link_display, numbered, telling
+from channels.telegram.limits import ALLOWED_TAGS, CAPTION_LIMIT, MESSAGE_LIMIT, TABLE_MAX_WIDTH
 from channels.telegram.payload import BotCall, TelegramPayload
+from channels.telegram.tables import display_width, label_separator
 from channels.telegram.validate import is_balanced_telegram_html, visible_length
 from publisher.config import load_settings
 from publisher.errors import PostError
-from publisher.markdown import html_to_text, inline_text
+from publisher.language import words as channel_words
+from publisher.markdown import html_to_text, inline_text, walk
 from publisher.post import load_post, parse_post
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +93,11 @@ def with_mode(mode: str):
 def texts(payload: TelegramPayload, method: str = "sendMessage") -> list[str]:
     field = "text" if method == "sendMessage" else "caption"
     return [call.params[field] for call in payload.calls if call.method == method]
+
+
+def all_texts(payload: TelegramPayload) -> list[str]:
+    """The caption of the photo (if any) and every message, in sending order."""
+    return [call.params.get("caption", call.params.get("text", "")) for call in payload.calls]
 
 
 class _TextCollector(HTMLParser):
@@ -168,13 +177,14 @@ def test_sample_passes_checks_and_every_call_is_valid(mode):
 def test_full_mode_has_every_section_heading_in_order_and_the_link():
     post = load_post(SAMPLE, SETTINGS)
     payload = CHANNEL.render(post, with_mode("full"))
-    shown = "\n".join(parsed(t)[0] for t in texts(payload))
+    shown = "\n".join(parsed(t)[0] for t in all_texts(payload))
     positions = [shown.find(heading) for heading, _ in post.sections if heading]
     assert len(positions) == 10 and -1 not in positions
     assert positions == sorted(positions)
-    assert f'<b>{post.sections[1][0]}</b>' in texts(payload)[0]
+    caption = payload.calls[0].params["caption"]
+    # The caption holds the title and the start of the post: the first section, heading and text.
+    assert caption.startswith(f"<b>{post.title}</b>\n\n<b>{post.sections[0][0]}</b>\n\nOpenAI 正在全面推进")
     assert texts(payload)[-1].endswith(f'<a href="{post.url}">阅读原文</a>')
-    assert parsed(payload.calls[0].params["caption"])[0] == post.title
     assert '<a href="https://t.me/ai_news_plus">@ai_news_plus</a>' in "".join(texts(payload))
     for call in payload.calls[1:]:
         assert call.params["link_preview_options"] == {"is_disabled": True}
@@ -209,14 +219,15 @@ def test_english_fixture_renders_each_construct_as_telegram_html():
     post = make_post(ENGLISH_POST, "en.md")
     payload = CHANNEL.render(post, with_mode("full"))
     assert CHANNEL.checks(payload, SETTINGS) == []
-    assert payload.calls[0].params["caption"] == "<b>Weekly Notes: Rust, &lt;HTML&gt; &amp; Friends</b>"
-    body = "".join(texts(payload))
+    assert [c.method for c in payload.calls] == ["sendPhoto"]  # the whole post fits in the caption
+    assert payload.calls[0].params["caption"].startswith("<b>Weekly Notes: Rust, &lt;HTML&gt; &amp; Friends</b>\n\n")
+    body = "".join(all_texts(payload))
     expected_fragments = [
         "<b>bold <i>nested italic</i> text</b>",
         "<s>struck</s>",
         "<code>inline &lt;code&gt;</code>",
         '<a href="https://example.com/archive/2026">relative link</a>',
-        "plus a mailto link and",
+        'plus a <a href="mailto:me@example.com">mailto link</a> and',
         "&amp;and=more#fragment</a>",
         "🎉👍🏽👨\u200d👩\u200d👧",
         "<b>Code</b>",
@@ -236,18 +247,22 @@ def test_english_fixture_renders_each_construct_as_telegram_html():
     ]
     for fragment in expected_fragments:
         assert fragment in body, fragment
-    assert "alert" not in body and "onclick" not in body and "mailto:" not in body
+    assert "alert" not in body and "onclick" not in body
+
+
+NO_IMAGE_POST = (ENGLISH_POST.replace("coverImage: https://example.com/cover.png\n", "")
+                 .replace("![A diagram of the pipeline](https://example.com/diagram.png)\n", ""))
 
 
 def test_without_cover_the_title_opens_the_first_message():
-    post = make_post(ENGLISH_POST.replace("coverImage: https://example.com/cover.png\n", ""), "en.md")
+    post = make_post(NO_IMAGE_POST, "en.md")
     payload = CHANNEL.render(post, with_mode("full"))
     assert [c.method for c in payload.calls] == ["sendMessage"]
     assert texts(payload)[0].startswith("<b>Weekly Notes: Rust, &lt;HTML&gt; &amp; Friends</b>\n\nWelcome back!")
 
 
 def test_summary_without_cover_is_one_message_that_previews_the_post():
-    post = make_post(ENGLISH_POST.replace("coverImage: https://example.com/cover.png\n", ""), "en.md")
+    post = make_post(NO_IMAGE_POST, "en.md")
     payload = CHANNEL.render(post, with_mode("summary"))
     assert len(payload.calls) == 1
     assert payload.calls[0].params["text"] == (
@@ -380,7 +395,7 @@ def test_script_style_and_handlers_never_reach_telegram():
         for needle in ("<script", "<style", "<iframe", "<img", "<div", "onclick", "onerror"):
             assert needle not in sent, needle
         assert 'href="javascript' not in sent_html
-    full = "".join(texts(CHANNEL.render(post, with_mode("full"))))
+    full = "".join(all_texts(CHANNEL.render(post, with_mode("full"))))
     assert '<pre><code class="language-html">&lt;script&gt;alert(8)&lt;/script&gt;</code></pre>' in full
 
 
@@ -404,7 +419,8 @@ def message(text: str) -> BotCall:
     (message("a&nbsp;b"), "&nbsp;"),
     (message(" \n "), "empty"),
     (BotCall("sendPhoto", {"photo": "ftp://e.com/p.png", "caption": ""}), "http(s)"),
-    (message('<a href="javascript:x">x</a>'), "not http(s) or tg"),
+    (message('<a href="javascript:x">x</a>'), "not http(s), tg or mailto"),
+    (BotCall("sendMessage", {"text": "x", "link_preview_options": {"url": "data:image/png;base64,AA"}}), "preview"),
 ])
 def test_checks_report_each_problem_in_a_sentence(call, words):
     problems = CHANNEL.checks(payload_of(call), SETTINGS)
@@ -422,6 +438,7 @@ def test_checks_accept_exactly_the_limits():
     ("<b>bold <i>both</i></b> &lt;&gt;&amp;&quot; &#128512; &#x1F600;", True),
     ('<pre><code class="language-python">x</code></pre>', True),
     ('<a href="tg://user?id=1">u</a> <tg-spoiler>s</tg-spoiler> <span class="tg-spoiler">s</span>', True),
+    ('<a href="mailto:ed@example.com">write</a>', True),
     ("<blockquote expandable>q</blockquote>", True),
     ("<b><code>x</code></b>", True),
     ("<b><i>x</b></i>", False),
@@ -488,25 +505,76 @@ blocks = st.one_of(
 documents = st.lists(blocks, min_size=1, max_size=8).map("\n\n".join)
 
 
-def expected_visible_text(post) -> str:
-    """Every piece of text the reader must see, from the parse tree, in document order."""
-    language = post.language
-    out: list[str] = []
+def _image_texts(node) -> tuple[str, str]:
+    return inline_text(node), str(node.attrs.get("title") or "")
 
-    def visit(node) -> None:
-        if node.type in ("text", "code_inline"):
+
+def _only_images(node) -> bool:
+    kids = node.children
+    return any(k.type == "image" for k in kids) and all(
+        k.type in ("image", "softbreak") or (k.type == "text" and not k.content.strip()) for k in kids)
+
+
+def expected_visible_text(post) -> str:
+    """Every piece of text the reader must see, from the parse tree, in document order: images by
+    their alt text or "Image N", a link of images only as "alt (Image N)", a link without text by
+    its address, a table too wide for monospace (or with links or images) as "Header: cell" rows."""
+    language = post.language
+    number = itertools.count(1)
+
+    def visit(node, out: list[str]) -> None:
+        kind = node.type
+        href = allowed_url(str(node.attrs.get("href", "")), post.url) if kind == "link" else None
+        if kind in ("text", "code_inline"):
             out.append(node.content)
-        elif node.type == "image":
-            out.append(" ".join(inline_text(node).split()) or channel_words(language)["image"])
-        elif node.type in ("fence", "code_block"):
+        elif kind == "image":
+            n = next(number)
+            out.append(telling(_image_texts(node)) or numbered(n, language))
+        elif href and _only_images(node):
+            images = [k for k in node.children if k.type == "image"]
+            numbers = [next(number) for _ in images]
+            out.append(" ".join(filter(None, (telling(_image_texts(i)) for i in images))) or link_display(href))
+            kept = [numbered(n, language) for n, i in zip(numbers, images) if allowed_url(i.attrs["src"], post.url)]
+            out.append(f" ({', '.join(kept)})" if kept else "")
+        elif href and not inline_text(node).strip() and not any(n.type == "image" for n in walk(node)):
+            out.append(link_display(href))
+        elif kind == "table":
+            out.extend(table_text(node))
+        elif kind in ("fence", "code_block"):
             out.append(node.content)
-        elif node.type == "html_block":
+        elif kind == "html_block":
             out.append(html_to_text(node.content))
         else:
             for child in node.children:
-                visit(child)
+                visit(child, out)
 
-    visit(post.tree)
+    def table_text(node) -> list[str]:
+        rows = []
+        for section in node.children:
+            for row in section.children:
+                cells = []
+                for cell in row.children:
+                    cell_out: list[str] = []
+                    visit(cell, cell_out)
+                    cells.append(" ".join("".join(cell_out).split()))
+                rows.append((section.type == "thead", cells))
+        columns = max(len(cells) for _, cells in rows)
+        widths = [max((display_width(cells[c]) for _, cells in rows if c < len(cells)), default=0)
+                  for c in range(columns)]
+        media = any(n.type in ("link", "image") or (n.type == "html_inline" and re.match(r"<\s*(a|img)\b", n.content))
+                    for n in walk(node))
+        if not media and sum(widths) + 3 * (columns - 1) <= TABLE_MAX_WIDTH:
+            return [text for _, cells in rows for text in cells]
+        header = rows[0][1] if rows[0][0] else []
+        body = [cells for is_header, cells in rows if not is_header]
+        if not body:
+            return header
+        separator = label_separator(language)
+        return [(header[c] + separator if c < len(header) and header[c] else "") + text
+                for cells in body for c, text in enumerate(cells) if text]
+
+    out: list[str] = []
+    visit(post.tree, out)
     return "".join(out)
 
 
@@ -534,17 +602,18 @@ def test_full_mode_messages_are_valid_and_lose_or_reorder_nothing(body, limit, c
     post = post_from(body, cover)
     channel = TelegramChannel(message_limit=limit)
     payload = channel.render(post, SETTINGS)
-    messages = texts(payload)
-    for text in messages:
-        assert_valid_message(text, limit)
+    for call in payload.calls:
+        if call.method == "sendPhoto":
+            assert_valid_message(call.params["caption"], min(limit, CAPTION_LIMIT))
+        else:
+            assert_valid_message(call.params["text"], limit)
     assert channel.checks(payload, SETTINGS) == []
-
-    shown = "\n".join(parsed(m)[0] for m in messages)
     if cover:
-        assert parsed(payload.calls[0].params["caption"])[0] == TITLE
-    else:
-        assert shown.startswith(TITLE)
-        shown = shown[len(TITLE):]
+        assert payload.calls[0].method == "sendPhoto" and payload.calls[0].params["photo"] == "https://e.com/c.png"
+
+    shown = "\n".join(parsed(text)[0] for text in all_texts(payload))
+    assert shown.startswith(TITLE)
+    shown = shown[len(TITLE):]
     read_more = channel_words(post.language)["read_more"]
     assert shown.endswith(read_more)
     shown = shown[: -len(read_more)]

@@ -1,67 +1,101 @@
-"""Markdown tree -> blocks of runs: inline text, lists, quotes, code, tables, raw HTML, rules."""
-from __future__ import annotations
+"""Markdown tree -> blocks of runs: inline text, lists, quotes, code, tables, raw HTML, rules.
 
-from publisher.language import words
+Every link and every image of the post reaches the reader: links as <a>, images as links to the
+image (images.py), links and images in tables as list rows (tables.py), raw HTML with its links
+(html_runs.py), a link with no text by its address.
+"""
+from __future__ import annotations
 
 import html
 import re
-import unicodedata
-from dataclasses import dataclass
-from typing import Iterable
-from urllib.parse import urljoin, urlsplit
+from typing import Iterable, NamedTuple
 
 from markdown_it.tree import SyntaxTreeNode
 
-from channels.telegram.limits import (
-    BULLETS, HORIZONTAL_RULE, LINK_SCHEMES, LIST_INDENT, TABLE_COLUMN_SEPARATOR, TABLE_RULE,
-    TABLE_RULE_CROSSING,
-)
+from channels.telegram.context import RenderContext, allowed_url
+from channels.telegram.html_runs import html_block_runs, tag_attributes
+from channels.telegram.images import Image, empty_link_runs, image_runs, linked_images_runs
+from channels.telegram.limits import BOLD_HEADING_MAX, BULLETS, HORIZONTAL_RULE, LIST_INDENT
 from channels.telegram.runs import (
     BLOCKQUOTE, BOLD, CODE, ITALIC, PRE, STRIKE, UNDERLINE, Block, Run, Tag, code_block_tag, link_tag,
     normalize_tags,
 )
-from publisher.markdown import html_links, html_to_text, inline_text
+# display_width and pad_cell were defined here; they stay importable from this module.
+from channels.telegram.tables import display_width, monospace_text, pad_cell, plain, table_rows, table_runs  # noqa: F401
+from publisher.markdown import inline_text
 from publisher.post import Post
 
-
-@dataclass(frozen=True)
-class RenderContext:
-    base_url: str  # relative links resolve against the post URL
-    language: str  # the post's language tag (Post.language)
-    quote: tuple[Tag, ...] = ()  # (BLOCKQUOTE,) inside a quote; Telegram cannot nest them
-
-
-def allowed_url(url: str, base_url: str) -> str | None:
-    """The absolute URL if Telegram accepts it in <a href>, else None."""
-    url = url.strip()
-    if not url:
-        return None
-    try:
-        absolute = urljoin(base_url, url)
-        scheme = urlsplit(absolute).scheme.lower()
-    except ValueError:
-        return None
-    return absolute if scheme in LINK_SCHEMES else None
-
-
+RawTags = list[tuple[str, "Tag | None"]]
 _RAW_STYLE = {"b": BOLD, "strong": BOLD, "i": ITALIC, "em": ITALIC, "u": UNDERLINE, "ins": UNDERLINE,
               "s": STRIKE, "strike": STRIKE, "del": STRIKE, "code": CODE}
 _RAW_TAG = re.compile(r"^<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9-]*)")
 _RAW_HREF = re.compile(r"""\bhref\s*=\s*["']([^"']*)["']""", re.I)
 
 
+class Part(NamedTuple):
+    """A top-level block and whether it is a heading (which travels with the block after it)."""
+    block: Block
+    heading: bool
+    gallery: bool = False  # a paragraph of images only: consecutive ones share a block, a line each
+
+
+def _raw_name(node: SyntaxTreeNode) -> tuple[bool, str] | None:
+    match = _RAW_TAG.match(node.content) if node.type == "html_inline" else None
+    return (match.group(1) == "/", match.group(2).lower()) if match else None
+
+
+def markdown_image(node: SyntaxTreeNode) -> Image:
+    return Image(str(node.attrs.get("src", "")), (inline_text(node), str(node.attrs.get("title") or "")))
+
+
+def _is_blank(node: SyntaxTreeNode) -> bool:
+    return node.type == "softbreak" or (node.type == "text" and not node.content.strip())
+
+
+def images_only(nodes: Iterable[SyntaxTreeNode]) -> list[Image] | None:
+    """The images of inline nodes that hold nothing else (blanks aside), else None."""
+    images: list[Image] = []
+    for node in nodes:
+        if node.type == "image":
+            images.append(markdown_image(node))
+        elif _raw_name(node) == (False, "img"):
+            images.append(Image(*_raw_image(node)))
+        elif not _is_blank(node):
+            return None
+    return images
+
+
+def _raw_image(node: SyntaxTreeNode) -> tuple[str, tuple[str, ...]]:
+    attrs = tag_attributes(node.content)
+    return attrs.get("src", ""), (attrs.get("alt", ""), attrs.get("title", ""))
+
+
+def _raw_link_end(children: list[SyntaxTreeNode], start: int) -> int | None:
+    """Index of the </a> closing the raw <a> at `start` among its siblings, if any."""
+    for index in range(start + 1, len(children)):
+        name = _raw_name(children[index])
+        if name and name[1] == "a":
+            return index if name[0] else None
+    return None
+
+
 def inline_runs(node: SyntaxTreeNode, tags: tuple[Tag, ...], ctx: RenderContext,
-                raw_tags: list[tuple[str, Tag | None]] | None = None) -> list[Run]:
+                raw_tags: RawTags | None = None) -> list[Run]:
     """Runs of an inline subtree; `raw_tags` tracks sanitized inline HTML (<b>, <a href>...)."""
     raw_tags = [] if raw_tags is None else raw_tags
     runs: list[Run] = []
 
-    def add(text: str, extra: tuple[Tag, ...] = ()) -> None:
-        raw = tuple(tag for _, tag in raw_tags if tag is not None)
-        runs.append(Run(text, normalize_tags(ctx.quote + tags + raw + extra)))
+    def around() -> tuple[Tag, ...]:
+        return tags + tuple(tag for _, tag in raw_tags if tag is not None)
 
-    for child in node.children:
-        kind = child.type
+    def add(text: str, extra: tuple[Tag, ...] = ()) -> None:
+        runs.append(Run(text, normalize_tags(ctx.quote + around() + extra)))
+
+    children = node.children
+    index = 0
+    while index < len(children):
+        child, kind = children[index], children[index].type
+        index += 1
         if kind == "text":
             add(child.content)
         elif kind == "softbreak":
@@ -74,12 +108,22 @@ def inline_runs(node: SyntaxTreeNode, tags: tuple[Tag, ...], ctx: RenderContext,
             style = {"em": ITALIC, "strong": BOLD, "s": STRIKE}[kind]
             runs.extend(inline_runs(child, tags + (style,), ctx, raw_tags))
         elif kind == "link":
-            href = allowed_url(str(child.attrs.get("href", "")), ctx.base_url)
-            extra = (link_tag(href),) if href else ()
-            runs.extend(inline_runs(child, tags + extra, ctx, raw_tags))
+            runs.extend(link_runs(child, tags, ctx, raw_tags))
         elif kind == "image":
-            add(*image_link(child, ctx))
+            runs.extend(image_runs(markdown_image(child), around(), ctx))
         elif kind == "html_inline":
+            name = _raw_name(child)
+            if name == (False, "img"):
+                runs.extend(image_runs(Image(*_raw_image(child)), around(), ctx))
+                continue
+            end = _raw_link_end(children, index - 1) if name == (False, "a") else None
+            href = _raw_href(child.content, ctx) if end is not None else None
+            inside = children[index:end] if end is not None else []
+            if href and (images := images_only(inside)) is not None:
+                runs.extend(linked_images_runs(href, images, around(), ctx) if images
+                            else empty_link_runs(href, around(), ctx))
+                index = end + 1  # type: ignore[operator]
+                continue
             text = apply_raw_inline_tag(child.content, raw_tags, ctx)
             if text:
                 add(text)
@@ -88,14 +132,30 @@ def inline_runs(node: SyntaxTreeNode, tags: tuple[Tag, ...], ctx: RenderContext,
     return runs
 
 
+def link_runs(node: SyntaxTreeNode, tags: tuple[Tag, ...], ctx: RenderContext, raw_tags: RawTags) -> list[Run]:
+    href = allowed_url(str(node.attrs.get("href", "")), ctx.base_url)
+    if href is None:
+        return inline_runs(node, tags, ctx, raw_tags)
+    outside = tags + tuple(tag for _, tag in raw_tags if tag is not None)
+    images = images_only(node.children)
+    if images:
+        return linked_images_runs(href, images, outside, ctx)
+    inner = inline_runs(node, tags + (link_tag(href),), ctx, raw_tags)
+    return inner if "".join(run.text for run in inner).strip() else empty_link_runs(href, outside, ctx)
+
+
 def image_link(node: SyntaxTreeNode, ctx: RenderContext) -> tuple[str, tuple[Tag, ...]]:
-    """Telegram messages cannot hold inline images: an image becomes a link named by its alt text."""
-    alt = " ".join(inline_text(node).split()) or words(ctx.language)["image"]
-    src = allowed_url(str(node.attrs.get("src", "")), ctx.base_url)
-    return alt, ((link_tag(src),) if src else ())
+    """One Markdown image as (label, tags): a link to the image named by its alt text or number."""
+    (run,) = image_runs(markdown_image(node), (), ctx)
+    return run.text, run.tags
 
 
-def apply_raw_inline_tag(fragment: str, raw_tags: list[tuple[str, Tag | None]], ctx: RenderContext) -> str:
+def _raw_href(fragment: str, ctx: RenderContext) -> str | None:
+    match = _RAW_HREF.search(fragment)
+    return allowed_url(html.unescape(match.group(1)), ctx.base_url) if match else None
+
+
+def apply_raw_inline_tag(fragment: str, raw_tags: RawTags, ctx: RenderContext) -> str:
     """Track one sanitized inline HTML tag in `raw_tags`; returns the text it stands for.
 
     `raw_tags` holds (source tag name, Telegram tag or None when the tag has no Telegram form,
@@ -108,8 +168,7 @@ def apply_raw_inline_tag(fragment: str, raw_tags: list[tuple[str, Tag | None]], 
     if name == "br":
         return "\n"
     if name == "a":
-        href_match = _RAW_HREF.search(fragment)
-        href = allowed_url(html.unescape(href_match.group(1)), ctx.base_url) if href_match else None
+        href = _raw_href(fragment, ctx)
         tag = link_tag(href) if href else None
     elif name in _RAW_STYLE:
         tag = _RAW_STYLE[name]
@@ -136,6 +195,10 @@ def join_parts(parts: Iterable[list[Run]], separator: str, ctx: RenderContext) -
     return out
 
 
+def cell_runs(cell: SyntaxTreeNode, ctx: RenderContext) -> list[Run]:
+    return inline_runs(cell.children[0], (), ctx) if cell.children else []
+
+
 def block_runs(node: SyntaxTreeNode, ctx: RenderContext, depth: int = 0) -> list[Run]:
     """Runs of one block node (paragraph, heading, list, quote, code, table, HTML, rule)."""
     kind = node.type
@@ -146,12 +209,12 @@ def block_runs(node: SyntaxTreeNode, ctx: RenderContext, depth: int = 0) -> list
     if kind in ("bullet_list", "ordered_list"):
         return list_runs(node, ctx, depth)
     if kind == "blockquote":
-        inner = RenderContext(ctx.base_url, ctx.language, (BLOCKQUOTE,))
+        inner = RenderContext(ctx.base_url, ctx.language, (BLOCKQUOTE,), ctx.images)
         return join_parts((block_runs(c, inner, depth) for c in node.children), "\n\n", inner)
     if kind in ("fence", "code_block"):
         return code_block_runs(node, ctx)
     if kind == "table":
-        return [Run(table_text(node, ctx), ctx.quote + (PRE,))]
+        return table_runs(node, ctx, lambda cell: cell_runs(cell, ctx))
     if kind == "hr":
         return [Run(HORIZONTAL_RULE, ctx.quote)]
     if kind == "html_block":
@@ -205,59 +268,49 @@ def quote_of(tags: tuple[Tag, ...]) -> tuple[Tag, ...]:
 
 
 def table_text(node: SyntaxTreeNode, ctx: RenderContext) -> str:
-    """A Markdown table as aligned monospace text (Telegram has no tables)."""
-    rows: list[list[tuple[str, str]]] = []
-    for section in node.children:
-        for row in section.children:
-            rows.append([(cell_text(cell, ctx), str(cell.attrs.get("style", ""))) for cell in row.children])
-    if not rows:
-        return ""
-    columns = max(len(r) for r in rows)
-    rows = [r + [("", "")] * (columns - len(r)) for r in rows]
-    widths = [max(display_width(r[c][0]) for r in rows) for c in range(columns)]
-    lines = [TABLE_COLUMN_SEPARATOR.join(pad_cell(text, widths[c], style) for c, (text, style)
-                                         in enumerate(row)).rstrip() for row in rows]
-    has_header = node.children[0].type == "thead"
-    if has_header:
-        lines.insert(1, TABLE_RULE_CROSSING.join(TABLE_RULE * w for w in widths))
-    return "\n".join(lines)
+    """A Markdown table as aligned monospace text (see tables.py for when a table is shown so)."""
+    return monospace_text(table_rows(node, lambda cell: cell_runs(cell, ctx)))
 
 
 def cell_text(cell: SyntaxTreeNode, ctx: RenderContext) -> str:
-    runs = inline_runs(cell.children[0], (), ctx) if cell.children else []
-    return " ".join("".join(run.text for run in runs).split())
+    return plain(cell_runs(cell, ctx))
 
 
-def display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+def is_heading(node: SyntaxTreeNode) -> bool:
+    """A heading, or a short paragraph that is all bold ("**1. Tools**"), which reads as one."""
+    if node.type == "heading":
+        return True
+    if node.type != "paragraph" or not node.children:
+        return False
+    content = [c for c in node.children[0].children if not _is_blank(c)]
+    return (len(content) == 1 and content[0].type == "strong"
+            and 0 < len(inline_text(content[0]).strip()) <= BOLD_HEADING_MAX)
 
 
-def pad_cell(text: str, width: int, style: str) -> str:
-    gap = width - display_width(text)
-    if "right" in style:
-        return " " * gap + text
-    if "center" in style:
-        return " " * (gap // 2) + text + " " * (gap - gap // 2)
-    return text + " " * gap
+def is_lead_image(node: SyntaxTreeNode, image: str | None, ctx: RenderContext) -> bool:
+    """A paragraph holding only `image` (it is shown as the post's photo or preview already)."""
+    if not image or node.type != "paragraph" or not node.children:
+        return False
+    images = images_only(node.children[0].children)
+    return bool(images) and len(images) == 1 and allowed_url(images[0].src, ctx.base_url) == image
 
 
-def html_block_runs(fragment: str, ctx: RenderContext) -> list[Run]:
-    """A sanitized raw HTML block as its text, its links kept as <a> where found in order."""
-    text = html_to_text(fragment)
-    runs: list[Run] = []
-    position = 0
-    for link_text, href in html_links(fragment):
-        url = allowed_url(href, ctx.base_url)
-        found = text.find(link_text, position) if link_text else -1
-        if url is None or found < 0:
+def article_parts(post: Post, ctx: RenderContext, lead_image: str | None = None) -> list[Part]:
+    """The post's top-level blocks with their heading flags; a first paragraph holding only
+    `lead_image` is left out (its image is the post's photo) but still counts as image 1."""
+    parts: list[Part] = []
+    for position, node in enumerate(post.tree.children):
+        skip = position == 0 and is_lead_image(node, lead_image, ctx)
+        block = tuple(block_runs(node, ctx))
+        if skip or not "".join(r.text for r in block).strip():
             continue
-        runs.append(Run(text[position:found], ctx.quote))
-        runs.append(Run(link_text, ctx.quote + (link_tag(url),)))
-        position = found + len(link_text)
-    runs.append(Run(text[position:], ctx.quote))
-    return [r for r in runs if r.text]
+        gallery = node.type == "paragraph" and bool(node.children) and bool(images_only(node.children[0].children))
+        if gallery and parts and parts[-1].gallery:
+            parts[-1] = Part(parts[-1].block + (Run("\n", ctx.quote),) + block, False, True)
+        else:
+            parts.append(Part(block, is_heading(node), gallery))
+    return parts
 
 
 def article_blocks(post: Post, ctx: RenderContext) -> list[Block]:
-    blocks = (tuple(block_runs(node, ctx)) for node in post.tree.children)
-    return [b for b in blocks if "".join(r.text for r in b).strip()]
+    return [part.block for part in article_parts(post, ctx)]

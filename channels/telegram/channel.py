@@ -9,7 +9,7 @@ from channels.telegram.blocks import RenderContext
 from channels.telegram.limits import CAPTION_LIMIT, CONNECT_TIMEOUT, MESSAGE_LIMIT, PER_CHAT_INTERVAL, READ_TIMEOUT
 from channels.telegram.payload import TelegramPayload, _plain, render_full, render_mode, render_summary
 from channels.telegram.parts import ledger_parts
-from channels.telegram.validate import call_problems
+from channels.telegram.validate import call_problems, visible_length
 from publisher.config import Settings
 from publisher.post import Post
 
@@ -42,6 +42,17 @@ class TelegramChannel(Channel):
 
     def preview_json(self, payload: TelegramPayload) -> dict:
         return {"calls": [{"method": call.method, "params": _plain(call.params)} for call in payload.calls]}
+
+    def preview_view(self, payload: TelegramPayload) -> dict:
+        """Each call as the preview shows it: its HTML, its photo and its length as Telegram counts."""
+        calls = []
+        for call in self.preview_json(payload)["calls"]:
+            params = call["params"]
+            body = params.get("text") or params.get("caption") or ""
+            preview = params.get("link_preview_options") or {}
+            calls.append({"method": call["method"], "photo": params.get("photo") or preview.get("url"),
+                          "html": body, "length": visible_length(body)})
+        return {"calls": calls}
 
     def preview_files(self, payload: TelegramPayload) -> dict[str, str]:
         return {"telegram.json": json.dumps(self.preview_json(payload), ensure_ascii=False, indent=2) + "\n"}

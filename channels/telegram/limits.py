@@ -23,8 +23,10 @@ ALLOWED_TAGS = frozenset({
 STYLE_TAGS = frozenset({"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler"})
 # Only these named entities are understood; numeric ones all are (https://core.telegram.org/bots/api#html-style).
 NAMED_ENTITIES = frozenset({"lt", "gt", "amp", "quot"})
-# Link schemes Telegram opens from an <a href> (https://core.telegram.org/bots/api#html-style).
-LINK_SCHEMES = frozenset({"http", "https", "tg"})
+# Link schemes kept in an <a href>: http(s) and tg are the ones the HTML style documents
+# (https://core.telegram.org/bots/api#html-style); mailto: is kept too, because a newsletter's
+# contact and reply links are part of the post and Telegram clients open them in the mail app.
+LINK_SCHEMES = frozenset({"http", "https", "tg", "mailto"})
 
 MODES = ("full", "summary")
 HORIZONTAL_RULE = "———"
@@ -32,6 +34,19 @@ BULLETS = ("•", "◦", "▪")  # by nesting depth
 LIST_INDENT = "   "
 TABLE_COLUMN_SEPARATOR = " │ "
 TABLE_RULE, TABLE_RULE_CROSSING = "─", "─┼─"
+# A table stays aligned monospace only when it is at most this many columns wide (about what a
+# phone shows of a <pre> line in a message bubble before wrapping it) and holds no link or image;
+# any other table becomes one bullet line per row, "• Header: cell — Header: cell".
+TABLE_MAX_WIDTH = 40
+TABLE_CELL_SEPARATOR, TABLE_LABEL_SEPARATOR = " — ", ": "
+# Cells of a raw HTML table, kept on one line.
+HTML_CELL_SEPARATOR = " │ "
+# A paragraph that is all bold and at most this long reads as a heading ("**1. Tools**"): like a
+# heading it travels with the paragraph after it.
+BOLD_HEADING_MAX = 120
+# The large preview of the cover above the first message, when the caption of a photo cannot hold
+# the start of the post (https://core.telegram.org/bots/api#linkpreviewoptions).
+COVER_PREVIEW = {"prefer_large_media": True, "show_above_text": True}
 # A cut inside one block is made at the best boundary that still fills this share of the limit.
 MIN_FILL = 0.5
 

@@ -1,18 +1,24 @@
-"""The payload (Bot API calls) and its assembly from a post, in "full" or "summary" mode."""
-from __future__ import annotations
+"""The payload (Bot API calls) and its assembly from a post, in "full" or "summary" mode.
 
-from publisher.language import words
+The post's picture is its cover, else its first body image. In full mode it is sent as a photo
+whose caption holds the title and the start of the post (as many whole groups as fit, a group
+being a block with the headings before it); a post whose start a caption cannot hold shows the
+picture as the large link preview above its first message instead, and a front-matter cover (the
+post's title card) is still sent as the photo, with the title and as much of the start as fits.
+"""
+from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
-from channels.telegram.blocks import RenderContext, article_blocks
-from channels.telegram.limits import BULLETS, MODES
+from channels.telegram.blocks import RenderContext, article_parts
+from channels.telegram.limits import BULLETS, COVER_PREVIEW, MODES
 from channels.telegram.runs import BOLD, Block, Run, link_tag, runs_length, runs_to_html, utf16_length
-from channels.telegram.split import pack_blocks, split_text_spans
+from channels.telegram.split import Group, group_blocks, pack_blocks, pack_groups, split_first, split_text_spans, trim_runs
 from publisher.config import Settings
 from publisher.errors import PostError
+from publisher.language import words
 from publisher.markdown import inline_text
 from publisher.post import Post
 
@@ -91,9 +97,11 @@ def truncate_to(text: str, limit: int) -> str:
     return text[:spans[0][1]].rstrip() + "…"
 
 
-def message_call(runs: list[Run], disable_preview: bool) -> BotCall:
+def message_call(runs: list[Run], disable_preview: bool, preview_url: str | None = None) -> BotCall:
     params: dict[str, Any] = {"text": runs_to_html(runs), "parse_mode": "HTML"}
-    if disable_preview:
+    if preview_url:
+        params["link_preview_options"] = {"url": preview_url, **COVER_PREVIEW}
+    elif disable_preview:
         params["link_preview_options"] = {"is_disabled": True}
     return BotCall("sendMessage", _frozen(params))
 
@@ -103,32 +111,68 @@ def photo_call(url: str, caption_runs: list[Run]) -> BotCall:
                                          "parse_mode": "HTML"}))
 
 
+def post_image(post: Post) -> str | None:
+    """The post's picture: its cover, else its first body image."""
+    return post.cover_image or post.first_image
+
+
+def caption_groups(groups: list[Group], limit: int) -> int:
+    """How many whole groups, from the first, fit in one caption of `limit` units."""
+    count, size = 0, -len("\n\n")
+    for block, _ in groups:
+        size += len("\n\n") + runs_length(block)
+        if size > limit:
+            break
+        count += 1
+    return count
+
+
 def render_full(post: Post, ctx: RenderContext, message_limit: int, caption_limit: int) -> list[BotCall]:
-    title = title_block(truncate_to(post.title, caption_limit if post.cover_image else message_limit))
-    blocks = article_blocks(post, ctx) + [read_more_block(post, ctx.language)]
-    calls = []
-    if post.cover_image:
-        calls.append(photo_call(post.cover_image, list(title)))
-    else:
-        blocks.insert(0, title)
-    calls += [message_call(m, disable_preview=True) for m in pack_blocks(blocks, message_limit)]
-    return calls
+    image = post_image(post)
+    parts = article_parts(post, ctx, lead_image=image)
+    blocks = [part.block for part in parts] + [read_more_block(post, ctx.language)]
+    # The title and each heading travel with the block after them (not with the closing link: a
+    # heading that ends the post has no text of its own to travel with).
+    headings = [0, *(index + 1 for index, part in enumerate(parts) if part.heading and index + 1 < len(parts))]
+
+    def groups_under(title_limit: int) -> list[Group]:
+        return group_blocks([title_block(truncate_to(post.title, title_limit))] + blocks, headings)
+
+    def messages(groups: list[Group]) -> list[BotCall]:
+        return [message_call(m, disable_preview=True) for m in pack_groups(groups, message_limit)]
+
+    if not image:
+        return messages(groups_under(message_limit))
+    cap = min(caption_limit, message_limit)  # a caption never holds more than a message would
+    groups = groups_under(cap)
+    fitting = caption_groups(groups, cap)
+    if fitting:  # the caption holds the title and the start
+        caption = [run for index, (block, _) in enumerate(groups[:fitting])
+                   for run in ([Run("\n\n")] if index else []) + list(block)]
+        return [photo_call(image, trim_runs(caption)), *messages(groups[fitting:])]
+    if post.cover_image:  # the cover is the post's title card: the title and what fits of the start
+        first, rest, keep = split_first(groups[0][0], cap, groups[0][1])
+        return [photo_call(image, trim_runs(first)), *messages(([(rest, keep)] if rest else []) + groups[1:])]
+    first_message, *others = pack_groups(groups_under(message_limit), message_limit)
+    return [message_call(first_message, disable_preview=False, preview_url=image),
+            *(message_call(m, disable_preview=True) for m in others)]
 
 
 def render_summary(post: Post, ctx: RenderContext, message_limit: int, caption_limit: int) -> list[BotCall]:
-    """Cover with title and summary points, then the link; without a cover, one message."""
+    """The picture with title and summary points, then the link; without a picture, one message."""
     points = summary_points(post)
     read_more = read_more_block(post, ctx.language)
-    if not post.cover_image:
+    image = post_image(post)
+    if not image:
         blocks = [title_block(truncate_to(post.title, message_limit)), points_block(points), read_more]
         return [message_call(m, disable_preview=False) for m in pack_blocks([b for b in blocks if b], message_limit)]
     title = title_block(truncate_to(post.title, caption_limit))
     caption = join_blocks([title, points_block(points), read_more])
     if runs_length(caption) <= caption_limit:
-        return [photo_call(post.cover_image, caption)]
+        return [photo_call(image, caption)]
     fitting = max(count for count in range(len(points) + 1)
                   if runs_length(join_blocks([title, points_block(points[:count])])) <= caption_limit)
     caption = join_blocks([title, points_block(points[:fitting])])
     rest = [b for b in (points_block(points[fitting:]), read_more) if b]
-    return [photo_call(post.cover_image, caption),
+    return [photo_call(image, caption),
             *(message_call(m, disable_preview=True) for m in pack_blocks(rest, message_limit))]

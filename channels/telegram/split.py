@@ -1,12 +1,13 @@
 """Splitting: runs packed into messages of at most a limit of UTF-16 units, cut at the best boundary
-(paragraph, line, sentence, space) and never inside a glyph or right after a list marker."""
+(paragraph, line, sentence, space), never inside a glyph or right after a list marker, and never
+right after a heading: a heading travels with the block after it (a *group*)."""
 from __future__ import annotations
 
 import itertools
 import re
 import unicodedata
 from bisect import bisect_right
-from typing import Iterator
+from typing import Collection, Iterator
 
 from channels.telegram.limits import MIN_FILL
 from channels.telegram.runs import PRE, Block, Run, runs_length, utf16_length
@@ -81,10 +82,12 @@ def _boundaries(text: str, start: int, end: int, lowest: int) -> Iterator[tuple[
             yield i, i + 1
 
 
-def split_text_spans(text: str, limit: int, first_limit: int | None = None) -> list[tuple[int, int]]:
+def split_text_spans(text: str, limit: int, first_limit: int | None = None, keep: int = 0) -> list[tuple[int, int]]:
     """Cut text into (start, end) spans, each at most `limit` UTF-16 units, at the best boundary.
 
     The first span may be given a smaller limit (the room left in a message already started).
+    No span ends within the first `keep` characters (headings and the break after them) unless
+    they are longer than a span: a cut falls after the start of the block they introduce.
     """
     units = [0, *itertools.accumulate(utf16_length(ch) for ch in text)]
     spans: list[tuple[int, int]] = []
@@ -100,6 +103,8 @@ def split_text_spans(text: str, limit: int, first_limit: int | None = None) -> l
         if end <= start:  # one character wider than the limit (only if limit < 2): take it anyway
             end = start + 1
         lowest = max(start + 1, bisect_right(units, units[start] + int(limit * MIN_FILL)) - 1)
+        if start < keep < end:
+            lowest = max(lowest, keep + 1)
         cut, resume = next(_boundaries(text, start, end, lowest), (None, None))
         if cut is None or cut <= start:
             cut = resume = _safe_char_cut(text, end, start + 1)
@@ -118,9 +123,41 @@ def slice_runs(runs: Block, start: int, end: int) -> list[Run]:
     return out
 
 
-def split_block(block: Block, limit: int, first_limit: int | None = None) -> list[list[Run]]:
+def split_block(block: Block, limit: int, first_limit: int | None = None, keep: int = 0) -> list[list[Run]]:
     text = "".join(run.text for run in block)
-    return [slice_runs(block, a, b) for a, b in split_text_spans(text, limit, first_limit)]
+    return [slice_runs(block, a, b) for a, b in split_text_spans(text, limit, first_limit, keep)]
+
+
+def split_first(block: Block, limit: int, keep: int = 0) -> tuple[list[Run], Block, int]:
+    """The first piece of a block that fits `limit`, the rest of the block and the rest's `keep`."""
+    text = "".join(run.text for run in block)
+    spans = split_text_spans(text, limit, keep=keep)
+    if len(spans) < 2:
+        return list(block), (), 0
+    resume = spans[1][0]
+    return slice_runs(block, *spans[0]), tuple(slice_runs(block, resume, len(text))), max(keep - resume, 0)
+
+
+Group = tuple[Block, int]  # blocks joined as one, and how many first characters no cut may end in
+_BREAK = "\n\n"
+
+
+def group_blocks(blocks: list[Block], headings: Collection[int] = ()) -> list[Group]:
+    """Each heading (index in `headings`) joined with the blocks after it up to the first that is
+    not a heading, so no message ends with a heading."""
+    groups: list[Group] = []
+    pending: list[Run] = []
+    for index, block in enumerate(blocks):
+        joined = pending + [Run(_BREAK)] + list(block) if pending else list(block)
+        if index in headings:
+            pending = joined
+            continue
+        keep = len("".join(run.text for run in pending)) + len(_BREAK) if pending else 0
+        groups.append((tuple(joined), keep))
+        pending = []
+    if pending:
+        groups.append((tuple(pending), 0))
+    return groups
 
 
 def trim_runs(runs: list[Run]) -> list[Run]:
@@ -137,29 +174,38 @@ def trim_runs(runs: list[Run]) -> list[Run]:
     return runs
 
 
-def pack_blocks(blocks: list[Block], limit: int) -> list[list[Run]]:
-    """Blocks into messages of at most `limit` units, cutting between blocks where possible.
+def pack_blocks(blocks: list[Block], limit: int, headings: Collection[int] = ()) -> list[list[Run]]:
+    """Blocks into messages of at most `limit` units; blocks at the indices in `headings` travel
+    with the block after them."""
+    return pack_groups(group_blocks(blocks, headings), limit)
 
-    A block too long for any message is cut inside; its first piece fills the current message
-    when at least MIN_FILL of it is still free (so a title is not sent alone).
+
+def pack_groups(groups: list[Group], limit: int) -> list[list[Run]]:
+    """Groups into messages of at most `limit` units, cutting between groups where possible.
+
+    A group too long for any message is cut inside; its first piece fills the current message
+    when at least MIN_FILL of it is still free and, for a group that opens with headings, when
+    the headings leave half of that for the block they introduce.
     """
     messages: list[list[Run]] = []
     current: list[Run] = []
-    for block in blocks:
+    for block, keep in groups:
         size = runs_length(block)
-        separator = [Run("\n\n")] if current else []
+        separator = [Run(_BREAK)] if current else []
         room = limit - runs_length(current + separator)
         if size <= room:
             current += separator + list(block)
             continue
-        if size <= limit or room < limit * MIN_FILL:
+        keep_units = utf16_length("".join(run.text for run in block)[:keep])
+        fill = room >= limit * MIN_FILL and room - keep_units >= limit * MIN_FILL / 2
+        if size <= limit or not fill:
             if current:
                 messages.append(current)
             current, separator, room = [], [], limit
             if size <= limit:
                 current = list(block)
                 continue
-        first, *rest = split_block(block, limit, first_limit=room)
+        first, *rest = split_block(block, limit, first_limit=room, keep=keep)
         pieces = [current + separator + first, *rest]
         messages.extend(pieces[:-1])
         current = pieces[-1]

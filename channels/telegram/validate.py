@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
+from typing import Mapping
 from urllib.parse import urlsplit
 
 from channels.telegram.limits import ALLOWED_TAGS, LINK_SCHEMES, NAMED_ENTITIES
@@ -86,7 +87,7 @@ def _start_tag_problem(tag: str, attrs: dict[str, str | None], open_tags: list[s
     if tag == "a":
         href = attrs.get("href") or ""
         if urlsplit(href).scheme.lower() not in LINK_SCHEMES:
-            return f"link {href!r} is not http(s) or tg"
+            return f"link {href!r} is not http(s), tg or mailto"
     if tag == "span" and attrs.get("class") != "tg-spoiler":
         return "<span> without class=\"tg-spoiler\""
     if tag == "code" and "class" in attrs and not re.fullmatch(r"language-[\w#+.-]+", attrs["class"] or ""):
@@ -150,7 +151,10 @@ def call_problems(number: int, call: BotCall, message_limit: int, caption_limit:
             f"Call {number} (sendPhoto) has photo {photo!r}, which is not an http(s) URL Telegram can fetch."]
     elif call.method == "sendMessage":
         field, limit, what = "text", message_limit, f"Message {number}"
-        problems = []
+        preview = call.params.get("link_preview_options")
+        url = preview.get("url") if isinstance(preview, Mapping) else None
+        problems = [] if url is None or is_http_url(str(url)) else [
+            f"Message {number} shows a preview of {url!r}, which is not an http(s) URL Telegram can fetch."]
     else:
         return [f"Call {number} uses {call.method!r}; the Telegram renderer only sends sendPhoto and sendMessage."]
     text = str(call.params.get(field, ""))

@@ -9,12 +9,17 @@ from channels.x.front_matter import _option, hand_written_tweets
 from channels.x.layout import thread_from_groups
 from channels.x.limits import (CONNECT_TIMEOUT, LINK_POSITIONS, MAX_MEDIA, MAX_WEIGHTED, MEDIA_UPLOAD_API,
                                MEDIA_UPLOAD_APIS, MODES, READ_TIMEOUT)
-from channels.x.modes import full_groups, summary_groups
+from channels.x.modes import SUMMARY_MAX_TWEETS, full_groups, summary_groups
 from channels.x.parts import ledger_parts, thread_steps
 from channels.x.payload import Tweet, XThread
 from channels.x.split import _parse
 from publisher.config import Settings
+from publisher.language import words
 from publisher.post import Post
+
+
+# Past this many posts a thread is an article few read to the end; checks() says so.
+LONG_THREAD = 25
 
 
 class XChannel(Channel):
@@ -40,8 +45,10 @@ class XChannel(Channel):
             if tweets:
                 return XThread(tuple(tweets), mode, True, tuple(problems))
             problems.append("the hand-written thread could not be used; this is the generated one")
-        groups = summary_groups(post, link) if mode == "summary" else full_groups(post, link)
-        tweets, cut_problems = thread_from_groups(groups)
+        budget = min(SUMMARY_MAX_TWEETS, settings.x_daily_budget)
+        groups = summary_groups(post, link, budget) if mode == "summary" else full_groups(post, link)
+        # in full mode an image is never dropped: one that finds no room gets a tweet of its own
+        tweets, cut_problems = thread_from_groups(groups, words(post.language)["image"] if mode == "full" else "")
         return XThread(tuple(tweets), mode, False, tuple(problems + cut_problems))
 
     def checks(self, payload: XThread, settings: Settings) -> list[str]:
@@ -50,11 +57,20 @@ class XChannel(Channel):
             problems.append("the thread has no tweets")
         for k, tweet in enumerate(payload.tweets, 1):
             problems.extend(_tweet_problems(k, tweet))
+        if len(payload.tweets) > LONG_THREAD:
+            problems.append(f"the thread has {len(payload.tweets)} posts; past {LONG_THREAD} few readers follow a "
+                            "thread to its end: use summary mode, or write a shorter thread by hand")
         if len(payload.tweets) > settings.x_daily_budget:
             problems.append(f"the thread has {len(payload.tweets)} posts but the daily X budget is "
                             f"{settings.x_daily_budget} (PUBLISHER_X_DAILY_BUDGET); use summary mode, "
                             "shorten it, or raise the budget")
         return problems
+
+    def preview_view(self, payload: XThread) -> dict:
+        """The tweets with their weighted length, as X counts it (twitter-text v3)."""
+        from channels.x.split import weighted_length
+
+        return {"tweets": [dict(t, weight=weighted_length(t["text"])) for t in self.preview_json(payload)["tweets"]]}
 
     def preview_json(self, payload: XThread) -> dict:
         return {"tweets": [{"text": t.text, "media": list(t.media)} for t in payload.tweets]}
