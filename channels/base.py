@@ -107,6 +107,15 @@ class Channel(ABC):
     def checks(self, payload: Any, settings: Settings) -> list[str]:
         """Problems that would make the platform refuse or degrade the payload."""
 
+    def learn(self, post: Post, settings: Settings) -> None:
+        """Called once per press before render, for a channel that will send: learn and cache what
+        render needs from the outside world (render itself stays offline and pure)."""
+
+    def notes(self, payload: Any, settings: Settings) -> list[str]:
+        """Advice that degrades the result without stopping a press (an image Outlook will not
+        show, a size the press could not learn): shown in previews and plans, never blocking."""
+        return []
+
     @abstractmethod
     def preview_json(self, payload: Any) -> dict:
         """The payload as JSON-ready data."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,17 @@ class Rendered:
 
     post: Post
     payloads: dict[str, Any]
-    problems: dict[str, list[str]]
+    problems: dict[str, list[str]]  # blocking: a press stops on any (all or nothing)
+    notes: dict[str, list[str]] = field(default_factory=dict)  # advice: shown, never blocking
 
 
 def render_all(post: Post, settings: Settings) -> Rendered:
-    payloads, problems = {}, {}
+    payloads, problems, notes = {}, {}, {}
     for name, channel in CHANNELS.items():
         payloads[name] = channel.render(post, settings)
         problems[name] = channel.checks(payloads[name], settings)
-    return Rendered(post, payloads, problems)
+        notes[name] = channel.notes(payloads[name], settings)
+    return Rendered(post, payloads, problems, notes)
 
 
 def preview_files(rendered: Rendered) -> dict[str, str]:
@@ -36,6 +38,7 @@ def preview_files(rendered: Rendered) -> dict[str, str]:
     for name, channel in CHANNELS.items():
         files.update(channel.preview_files(rendered.payloads[name]))
     files["checks.json"] = json.dumps(rendered.problems, ensure_ascii=False, indent=2) + "\n"
+    files["notes.json"] = json.dumps(rendered.notes, ensure_ascii=False, indent=2) + "\n"
     files["index.html"] = preview_page(rendered)
     return files
 
@@ -45,7 +48,9 @@ def channel_views(rendered: Rendered) -> dict:
     name, its keys also at the top level): shared by index.html and the web desk."""
     views = {name: CHANNELS[name].preview_view(p) for name, p in rendered.payloads.items()}
     merged = {key: value for view in views.values() for key, value in view.items()}
-    return {**merged, **views, "post": rendered.post, "problems": rendered.problems, "lang": rendered.post.language}
+    shown = {name: [*found, *(f"note: {note}" for note in rendered.notes.get(name, []))]
+             for name, found in rendered.problems.items()}
+    return {**merged, **views, "post": rendered.post, "problems": shown, "lang": rendered.post.language}
 
 
 def preview_page(rendered: Rendered) -> str:

@@ -105,6 +105,7 @@ def prepare(post_path: str | Path, settings: Settings, *, again: bool = False, o
     if post.draft:
         raise PostError(post.source, "is a draft (draft: true in its front matter): preview works, publishing "
                         "does not; set draft: false to publish it")
+    learn_before_render(post, settings)
     rendered = render_all(post, settings)
     store = Store(settings.db_url)
     raw = post_path.read_bytes()
@@ -122,6 +123,14 @@ def prepare(post_path: str | Path, settings: Settings, *, again: bool = False, o
 
 # An --again within this many seconds of the round another --again started joins that round.
 AGAIN_JOIN_SECONDS = 60.0
+
+
+def learn_before_render(post: Post, settings: Settings) -> None:
+    """What rendering needs to know of the outside world (the email's image sizes), learned once
+    per press by each channel that will send; render itself stays offline."""
+    for name, channel in CHANNELS.items():
+        if post.channel_enabled(name) and channel.configured(settings):
+            channel.learn(post, settings)
 
 
 def blocking_problems(pressed: Pressed, settings: Settings, only: Sequence[str] = ()) -> dict[str, list[str]]:

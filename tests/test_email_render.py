@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import os
 import re
 import string
@@ -101,9 +102,17 @@ document.write("block script")
 """
 
 
+SAMPLE_SIZES = {  # what learn_image_sizes would have measured for the sample's two images
+    "https://ssl.aicode.cc/n8n/2026/01-23/23-32-57-OKxQrA9I.png": [1280, 720],
+    "https://ssl.aicode.cc/mweb/20251226/17667324077992.jpg": [258, 258],
+}
+
+
 @pytest.fixture(scope="module")
-def settings():
-    return load_settings({})
+def settings(tmp_path_factory):
+    home = tmp_path_factory.mktemp("email-render")
+    (home / "image-sizes.json").write_text(json.dumps(SAMPLE_SIZES), encoding="utf-8")
+    return load_settings({"PUBLISHER_OUTBOX_DIR": str(home / "outbox")})
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +126,9 @@ def sample(sample_post, settings) -> EmailPayload:
 
 
 @pytest.fixture(scope="module")
-def english_settings():
+def english_settings(settings):
     return load_settings({
+        "PUBLISHER_OUTBOX_DIR": settings.outbox_dir,
         "PUBLISHER_EMAIL_FROM": "编辑部 <news@example.com>",
         "PUBLISHER_EMAIL_UNSUBSCRIBE_MAILTO": "unsubscribe@example.com",
         "PUBLISHER_EMAIL_LIST_ID": "Weekly Notes <weekly.example.com>",
@@ -184,7 +194,7 @@ def test_personalized_message_parses_back_with_every_header(sample, sample_post)
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
     for part in message.iter_parts():
         assert part.get_content_charset() == "utf-8"
-        assert part["Content-Transfer-Encoding"] == "quoted-printable"
+        assert part["Content-Transfer-Encoding"] == "base64"  # Chinese: base64 is the shorter
         assert not part.defects
     assert not message.defects
     assert message["From"].addresses[0].addr_spec == "newsletter@example.com"
@@ -211,7 +221,7 @@ def test_message_is_seven_bit_with_crlf_and_short_lines(sample):
     assert b"\n" not in raw.replace(b"\r\n", b"") and b"\r" not in raw.replace(b"\r\n", b"")
     head, body = raw.split(b"\r\n\r\n", 1)
     assert max(len(line) for line in head.split(b"\r\n")) <= 998
-    assert max(len(line) for line in body.split(b"\r\n")) <= 76  # quoted-printable limit
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76  # quoted-printable and base64 limit
     assert UNSUB + "x" * 500 in parts_of(parse(raw))[0]
 
 
@@ -234,7 +244,7 @@ def test_every_section_heading_is_in_html_and_text(sample, sample_post):
 
 def test_summary_title_and_raw_html_block_are_in_both_parts(sample, sample_post):
     for point in sample_post.summary:
-        assert f"<li" in sample.html and point in sample.html
+        assert "<li" in sample.html and point in sample.html
         assert f"- {point}" in sample.text
     assert '<div class="raw-html"' in sample.html
     assert 'src="https://ssl.aicode.cc/mweb/20251226/17667324077992.jpg"' in sample.html

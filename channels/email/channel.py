@@ -3,25 +3,41 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Iterable, Sequence
-
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+from urllib.parse import parse_qsl, urlsplit
 
 from channels.base import BatchedChannel, PartView, PlanSummary, Receipt, SendContext
 from channels.email.html import _Context, _heading_shift, _render_html
-from channels.email.limits import GMAIL_CLIP_BYTES, MAX_SUBJECT_CHARS
+from channels.email.image_sizes import ImageSizes, cache_path
+from channels.email.limits import (
+    CONTENT_WIDTH,
+    EMAIL_WIDTH,
+    GMAIL_CLIP_BYTES,
+    MAX_SUBJECT_CHARS,
+    OUTLOOK_UNSUPPORTED_IMAGES,
+)
 from channels.email.message import (
-    _BODY_TOKEN, EXAMPLE_EMAIL, HTML_SLOTS, TEXT_SLOTS, TO_EMAIL, UNSUBSCRIBE_URL, EmailPayload, _address_of,
-    _message_id_domain, _message_template, _qp_body,
+    _BODY_TOKEN,
+    EXAMPLE_EMAIL,
+    HTML_SLOTS,
+    TEXT_SLOTS,
+    TO_EMAIL,
+    UNSUBSCRIBE_URL,
+    EmailPayload,
+    _address_of,
+    _message_id_domain,
+    _message_template,
 )
 from channels.email.parts import address_parts, describe_part
-from channels.email.subject import LABELS, _preheader, _refuse_reserved
+from channels.email.subject import LABELS, _preheader, _refuse_reserved, _subject
 from channels.email.text import _render_text
+from channels.email.transfer import encode_part
 from publisher.config import Settings
+from publisher.language import primary
 from publisher.markdown import html_images
 from publisher.post import Post
-
-from publisher.language import primary
 
 if TYPE_CHECKING:
     from channels.base import Recipient
@@ -36,23 +52,25 @@ class EmailChannel(BatchedChannel):
 
     def render(self, post: Post, settings: Settings) -> EmailPayload:
         options = post.channel_options("email")
-        subject = " ".join(str(options.get("subject") or post.title).split())
+        subject, subject_field = _subject(post, options)  # refuses control characters and oversize first
         lang = post.language
         labels = LABELS.get(primary(lang), LABELS["en"])
         preheader = _preheader(post, options, lang)
         _refuse_reserved(post, settings, subject, preheader)
 
-        context = _Context(base_url=post.url, heading_shift=_heading_shift(post.tree), labels=labels)
+        images = ImageSizes.load(settings)  # reads the size cache; never the network
+        context = _Context(base_url=post.url, heading_shift=_heading_shift(post.tree), labels=labels, images=images)
         html_doc = _render_html(post, settings, subject, preheader, lang, labels, context)
         text_doc = _render_text(post, settings, labels, context)
-        html_body = _qp_body(html_doc, HTML_SLOTS)
-        text_body = _qp_body(text_doc, TEXT_SLOTS)
-        template = _message_template(subject, settings, text_body, html_body)
+        html_part = encode_part(html_doc, HTML_SLOTS, html=True)  # base64 when shorter
+        text_part = encode_part(text_doc, TEXT_SLOTS, html=False)
+        template = _message_template(subject_field, settings, text_part, html_part)
         return EmailPayload(
             subject=subject, preheader=preheader, html=html_doc, text=text_doc, template=template,
             slug=post.slug, message_id_domain=_message_id_domain(settings), post_date=post.date,
             example_unsubscribe_url=f"{settings.site_url.rstrip('/')}/unsubscribe/EXAMPLE-TOKEN",
-            html_part_bytes=len(html_body),
+            html_part_bytes=len(html_part[1]), html_encoding=html_part[0].decode("ascii"),
+            unsized_images=tuple(images.unsized),
         )
 
     def checks(self, payload: EmailPayload, settings: Settings) -> list[str]:
@@ -76,8 +94,26 @@ class EmailChannel(BatchedChannel):
                             "one-click unsubscribe link (RFC 8058).")
         for src in sorted(set(html_images(payload.html))):
             if not src.startswith(("http://", "https://")):
-                problems.append(f"The image {src[:80]!r} is not an http(s) URL; mail clients will not show it.")
+                problems.append(f"The image {_shown(src)} is not an http(s) URL; mail clients will not show it.")
         return problems
+
+    def learn(self, post: Post, settings: Settings) -> None:
+        """The pixel sizes of the email's images (every <img> gets a width Outlook obeys)."""
+        from channels.email.image_sizes import learn_image_sizes, post_image_urls
+
+        learn_image_sizes(post_image_urls(post), settings)
+
+    def notes(self, payload: EmailPayload, settings: Settings) -> list[str]:
+        """What degrades in some inboxes without stopping the mailing."""
+        notes = []
+        for src in sorted(set(html_images(payload.html))):
+            kind = _outlook_unsupported(src)
+            if kind:
+                notes.append(f"The image {_shown(src)} is {kind}, which Outlook for Windows does not show"
+                             f"{' (nor Gmail)' if kind == 'SVG' else ''}; use a PNG or JPEG.")
+        if payload.unsized_images:
+            notes.append(_unsized_line(payload.unsized_images, settings))
+        return notes
 
     def preview_json(self, payload: EmailPayload) -> dict:
         return {
@@ -85,6 +121,8 @@ class EmailChannel(BatchedChannel):
             "preheader": payload.preheader,
             "html_bytes": len(payload.html.encode("utf-8")),
             "html_part_bytes": payload.html_part_bytes,
+            "html_encoding": payload.html_encoding,
+            "unsized_images": list(payload.unsized_images),
             "text_chars": len(payload.text),
             "message_bytes": len(payload.example_message()),
         }
@@ -128,9 +166,37 @@ class EmailChannel(BatchedChannel):
         write_mbox(payload, folder / "outbox.mbox", settings, store)
 
     def send_batch(self, payload: EmailPayload, ctx: SendContext, recipients: Sequence["Recipient"]) -> Receipt:
-        from channels.email.deliver import send_batch  # the delivery side loads only when something is sent
+        from channels.email.deliver import (
+            send_batch,  # the delivery side loads only when something is sent
+        )
 
         return send_batch(payload, ctx, recipients)
+
+
+def _shown(src: str) -> str:
+    return repr(src if len(src) <= 80 else src[:79] + "…")
+
+
+def _outlook_unsupported(src: str) -> str:
+    """"WebP"/"SVG" when the image is one (by its data: type, file name or a format hint), else ""."""
+    if src.startswith("data:"):
+        return OUTLOOK_UNSUPPORTED_IMAGES.get(src[5:].split(";", 1)[0].split(",", 1)[0].lower().removeprefix("image/"), "")
+    parts = urlsplit(src)
+    extension = re.search(r"\.([A-Za-z0-9]+)$", parts.path)
+    if extension and extension.group(1).lower() in OUTLOOK_UNSUPPORTED_IMAGES:
+        return OUTLOOK_UNSUPPORTED_IMAGES[extension.group(1).lower()]
+    hints = {k.lower(): v.lower() for k, v in parse_qsl(parts.query)}  # image CDNs: ?fm=webp, ?format=webp
+    return next((OUTLOOK_UNSUPPORTED_IMAGES[hints[k]] for k in ("fm", "format", "f")
+                 if hints.get(k) in OUTLOOK_UNSUPPORTED_IMAGES), "")
+
+
+def _unsized_line(unsized: Sequence[str], settings: Settings) -> str:
+    named = ", ".join(_shown(src) for src in unsized[:3]) + (f" and {len(unsized) - 3} more" if len(unsized) > 3 else "")
+    count = f"{len(unsized)} image has" if len(unsized) == 1 else f"{len(unsized)} images have"
+    return (f"{count} no known pixel size, so Outlook for Windows draws {'it' if len(unsized) == 1 else 'them'} "
+            f"as wide as the column ({CONTENT_WIDTH} pixels, the cover {EMAIL_WIDTH}) whatever the real size: "
+            f"{named}. Give width and height (HTML) or a ?w= hint in the post, or let publishing measure them "
+            f"(kept in {cache_path(settings)}).")
 
 
 CHANNEL = EmailChannel()

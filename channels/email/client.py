@@ -8,8 +8,18 @@ import ssl
 from typing import Callable
 
 from channels.base import PermanentError, TransientError
-from channels.email.errors import REFUSED, RESEND, SENT, _connect_error, _sendmail_outcome
-from channels.email.limits import RECONNECTS_PER_BATCH, SMTP_CONNECT_TIMEOUT, SMTP_READ_TIMEOUT
+from channels.email.errors import (
+    REFUSED,
+    RESEND,
+    SENT,
+    _connect_error,
+    _sendmail_outcome,
+)
+from channels.email.limits import (
+    RECONNECTS_PER_BATCH,
+    SMTP_CONNECT_TIMEOUT,
+    SMTP_READ_TIMEOUT,
+)
 from channels.email.message import _address_of
 from publisher.config import Settings
 from publisher.rate_limit import local_pacer as _local_pacer

@@ -23,9 +23,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Sequence
 
-from channels.base import PermanentError, Receipt, Recipient, SendContext, TransientError
+from channels.base import (
+    PermanentError,
+    Receipt,
+    Recipient,
+    SendContext,
+    TransientError,
+)
 from channels.email.client import _Connection, _envelope_sender
-from channels.email.errors import REFUSED, RETRY, SENT, STOP_FAIL, STOP_RETRY, UNCERTAIN, _is_unknown_mailbox, _scrub
+from channels.email.errors import (
+    REFUSED,
+    RETRY,
+    SENT,
+    STOP_FAIL,
+    STOP_RETRY,
+    UNCERTAIN,
+    _is_unknown_mailbox,
+    _scrub,
+)
 from channels.email.limits import SETTLE_EVERY, SMTP_CONNECT_TIMEOUT, SMTP_READ_TIMEOUT
 from channels.email.message import EmailPayload
 from channels.email.parts import content_sha256, recipient_part

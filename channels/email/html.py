@@ -5,14 +5,22 @@ from __future__ import annotations
 import html
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 from urllib.parse import urljoin, urlsplit
 
 from markdown_it.tree import SyntaxTreeNode
 from markupsafe import Markup
 
-from channels.email.limits import PREHEADER_PADDING, SMTP_POLICY
+from channels.email.headers import parse_mailbox
+from channels.email.image_sizes import ImageSizes
+from channels.email.limits import (
+    BLOCKQUOTE_INDENT,
+    CONTENT_WIDTH,
+    EMAIL_WIDTH,
+    LIST_INDENT,
+    PREHEADER_PADDING,
+)
 from channels.email.message import TO_EMAIL, UNSUBSCRIBE_URL
 from publisher.config import Settings
 from publisher.markdown import inline_text
@@ -25,6 +33,8 @@ class _Context:
     base_url: str  # relative links and images resolve against the post's web address
     heading_shift: int  # the email's title is the only h1
     labels: dict
+    images: ImageSizes | None = None  # the sizes render may use; collects the images of unknown size
+    room: int = CONTENT_WIDTH  # pixels an image has here: the column less list/quote indents, or a cell
 
 
 def _heading_shift(tree: SyntaxTreeNode) -> int:
@@ -33,10 +43,12 @@ def _heading_shift(tree: SyntaxTreeNode) -> int:
 
 def _render_html(post: Post, settings: Settings, subject: str, preheader: str, lang: str, labels: dict,
                  context: _Context) -> str:
+    cover_size = _size_attributes(post.cover_image, EMAIL_WIDTH, context) if post.cover_image else ""
     document = environment().get_template("email.html").render(
         lang=lang, title=post.title, subject=subject, preheader=preheader,
         preheader_padding=Markup(PREHEADER_PADDING), site_name=_site_name(settings),
         site_url=settings.site_url, post_url=post.url, cover_image=post.cover_image,
+        cover_size=Markup(cover_size),
         meta_line=_meta_line(post, labels), summary=list(post.summary), labels=labels,
         body_html=Markup(_html_blocks(post.tree.children, context)),
         unsubscribe_url=UNSUBSCRIBE_URL, to_email=TO_EMAIL,
@@ -66,11 +78,8 @@ def _inline_css(document: str) -> str:
 
 
 def _site_name(settings: Settings) -> str:
-    try:
-        addresses = SMTP_POLICY.header_factory("From", settings.email_from).addresses
-    except (IndexError, ValueError):
-        addresses = ()
-    name = addresses[0].display_name if addresses else ""
+    parsed = parse_mailbox(settings.email_from)  # our own reading: the name is literal text
+    name = parsed[0] if parsed else ""
     return name or (urlsplit(settings.site_url).hostname or settings.site_url)
 
 
@@ -92,6 +101,39 @@ def _attr(value: str) -> str:
     return html.escape(value, quote=True)
 
 
+def _size_attributes(src: str, room: int, context: _Context, width: str | None = None,
+                     height: str | None = None) -> str:
+    if context.images is None:
+        return f' width="{room}"'
+    return context.images.attributes(src, room, width, height)
+
+
+_IMG_TAG = re.compile(r"<img\b([^>]*)>", re.I)
+_ATTRIBUTE = re.compile(r'([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*"([^"]*)"')
+
+
+def _sized_images(fragment: str, context: _Context) -> str:
+    """The <img> tags of sanitized raw HTML (nh3 writes every attribute double-quoted) with an
+    absolute src and a pixel width (and height) from the post's own attributes or the size cache."""
+    def sized(match: re.Match) -> str:
+        attributes = {name.lower(): html.unescape(value) for name, value in _ATTRIBUTE.findall(match.group(1))}
+        src = attributes.pop("src", "")
+        if not src:
+            return match.group(0)
+        src = _absolute(src, context)
+        size = _size_attributes(src, context.room, context, attributes.pop("width", None),
+                                attributes.pop("height", None))
+        rest = "".join(f' {name}="{_attr(value)}"' for name, value in attributes.items())
+        return f'<img src="{_attr(src)}"{rest}{size}>'
+
+    return _IMG_TAG.sub(sized, fragment)
+
+
+def _table_columns(node: SyntaxTreeNode) -> int:
+    rows = [row for part in node.children for row in part.children if row.type == "tr"]
+    return max((len(row.children) for row in rows), default=1) or 1
+
+
 def _html_blocks(nodes: Iterable[SyntaxTreeNode], context: _Context) -> str:
     return "".join(_html_block(node, context) for node in nodes)
 
@@ -111,17 +153,20 @@ def _html_block(node: SyntaxTreeNode, context: _Context) -> str:
         start_attr = f' start="{int(start)}"' if start not in (None, 1) else ""
         return f"<ol{start_attr}>\n{_html_blocks(node.children, context)}</ol>\n"
     if kind == "list_item":
-        return f"<li>{_html_blocks(node.children, context).rstrip()}</li>\n"
+        inner = _html_blocks(node.children, replace(context, room=max(40, context.room - LIST_INDENT)))
+        return f"<li>{inner.rstrip()}</li>\n"
     if kind == "blockquote":
-        return f"<blockquote>\n{_html_blocks(node.children, context)}</blockquote>\n"
+        inner = _html_blocks(node.children, replace(context, room=max(40, context.room - BLOCKQUOTE_INDENT)))
+        return f"<blockquote>\n{inner}</blockquote>\n"
     if kind in ("fence", "code_block"):
         return f"<pre><code>{html.escape(node.content.rstrip(chr(10)))}</code></pre>\n"
     if kind == "hr":
         return "<hr>\n"
-    if kind == "html_block":  # already sanitized by publisher.markdown; emitted as is
-        return f'<div class="raw-html">\n{node.content.strip()}\n</div>\n'
-    if kind == "table":
-        return f'<table class="md-table" role="table">\n{_html_blocks(node.children, context)}</table>\n'
+    if kind == "html_block":  # already sanitized by publisher.markdown; only its images are sized
+        return f'<div class="raw-html">\n{_sized_images(node.content.strip(), context)}\n</div>\n'
+    if kind == "table":  # an image in a cell has its share of the width (cell padding aside)
+        cells = replace(context, room=max(40, context.room // _table_columns(node) - 20))
+        return f'<table class="md-table" role="table">\n{_html_blocks(node.children, cells)}</table>\n'
     if kind in ("thead", "tbody", "tr"):
         return f"<{kind}>\n{_html_blocks(node.children, context)}</{kind}>\n"
     if kind in ("th", "td"):
@@ -155,9 +200,10 @@ def _html_inline(node: SyntaxTreeNode, context: _Context) -> str:
             src = _absolute(str(child.attrs.get("src", "")), context)
             title = child.attrs.get("title")
             title_attr = f' title="{_attr(str(title))}"' if title else ""
-            out.append(f'<img src="{_attr(src)}" alt="{_attr(inline_text(child))}"{title_attr}>')
-        elif kind == "html_inline":  # sanitized by publisher.markdown
-            out.append(child.content)
+            size = _size_attributes(src, context.room, context)
+            out.append(f'<img src="{_attr(src)}" alt="{_attr(inline_text(child))}"{title_attr}{size}>')
+        elif kind == "html_inline":  # sanitized by publisher.markdown; only an <img> is rewritten (sized)
+            out.append(_sized_images(child.content, context))
         else:
             out.append(_html_inline(child, context))
     return "".join(out)

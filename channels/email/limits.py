@@ -19,6 +19,16 @@ MAX_ASCII_NAME_CHARS = 60  # longer ASCII names go as encoded-words, which may b
 TEXT_WIDTH = 72  # plain-text wrap column (East Asian wide characters count 2)
 PREHEADER_MAX_CHARS = 140  # inbox preview shows ~90-140 characters
 PREHEADER_PADDING = "&#847;&zwnj;&nbsp;" * 90  # keeps clients from pulling body text into the preview
+# The layout (templates/email.html): a 600-pixel container, 28-pixel side padding around the text,
+# lists indented 24 pixels, quotes 16 plus a 4-pixel rule. Outlook for Windows sizes images by
+# their width attribute alone (https://www.caniemail.com/features/css-max-width/).
+EMAIL_WIDTH = 600
+CONTENT_WIDTH = EMAIL_WIDTH - 2 * 28
+LIST_INDENT = 24
+BLOCKQUOTE_INDENT = 20
+# Formats Outlook for Windows does not draw: https://www.caniemail.com/features/image-webp/ and
+# https://www.caniemail.com/features/image-svg/ (Gmail does not draw SVG either).
+OUTLOOK_UNSUPPORTED_IMAGES = {"webp": "WebP", "svg": "SVG", "svgz": "SVG", "svg+xml": "SVG"}
 
 CRLF = b"\r\n"
 SMTP_POLICY = email_policy.SMTP

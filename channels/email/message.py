@@ -1,17 +1,15 @@
 """The encoded RFC 5322 message: placeholders, EmailPayload (personalisation by byte substitution),
-header values (To, Date, Message-ID, RFC 2047 encoded-words), the header block with List-Unsubscribe,
-the multipart template and its quoted-printable bodies.
+the per-recipient header values (To, Date, Message-ID), the header block with List-Unsubscribe, and
+the multipart template.
 
-Why quoted-printable bodies: substitution must not break the encoding. Each body placeholder sits
-alone between two QP soft line breaks (`=\\r\\n`), and the value put there is QP-encoded with its own
-soft breaks, so every line stays ≤ 76 characters whatever the recipient's URL
-(https://www.rfc-editor.org/rfc/rfc2045#section-6.7). The boundary starts with `=_`, which
-quoted-printable can never produce, so it cannot clash.
+Headers are written by headers.py from the literal text (never parsed from it); bodies are encoded
+by transfer.py, which keeps every placeholder a slot: between QP soft breaks, or inside the one
+base64 tail slot of a part (its end, carried in the slot) that personalize() encodes with the
+recipient's values. The boundary starts with `=_`, which neither quoted-printable nor base64 can
+produce, so it cannot clash.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import functools
 import hashlib
@@ -21,11 +19,19 @@ from dataclasses import dataclass, field
 from email.utils import format_datetime
 from urllib.parse import urlsplit
 
-from channels.email.limits import (
-    CRLF, ENCODED_WORD_BYTES, MAX_ASCII_NAME_CHARS, MAX_LINE_OCTETS, SMTP_POLICY,
+from channels.email.headers import (
+    list_id_field,
+    mailbox,
+    mailbox_field,
+    parse_mailbox,
+    phrase_lines,
 )
+from channels.email.limits import CRLF, MAX_ADDRESS_CHARS, MAX_LINE_OCTETS
+from channels.email.transfer import BODY_TOKEN as _BODY_TOKEN  # noqa: F401 (its old home; channel.py)
+from channels.email.transfer import b64_tail, parse_b64_slot, qp_value
 from publisher.addresses import InvalidAddress, normalize_email, wire_address
 from publisher.config import Settings
+from publisher.errors import ConfigError
 
 # --- placeholders -------------------------------------------------------------------------------
 # In `html`/`text`: the values a recipient sees. In `template`: every per-recipient slot, already
@@ -33,8 +39,8 @@ from publisher.config import Settings
 RESERVED = "%%PUB:"
 UNSUBSCRIBE_URL = "%%PUB:UNSUBSCRIBE_URL%%"
 TO_EMAIL = "%%PUB:TO_EMAIL%%"
-_BODY_TOKEN = re.compile(r"(%%PUB:(?:UNSUBSCRIBE_URL|TO_EMAIL)%%)")
-_TEMPLATE_SLOT = re.compile(rb"%%PUB:([A-Z_]+)%%")
+# The base64 alphabet too: a base64 tail slot carries the end of its part (transfer.py).
+_TEMPLATE_SLOT = re.compile(rb"%%PUB:([A-Za-z0-9_+/=]+)%%")
 TEXT_SLOTS = {UNSUBSCRIBE_URL: "UNSUBSCRIBE_URL_QP", TO_EMAIL: "TO_EMAIL_QP"}
 HTML_SLOTS = {UNSUBSCRIBE_URL: "UNSUBSCRIBE_URL_HTML_QP", TO_EMAIL: "TO_EMAIL_HTML_QP"}
 
@@ -42,12 +48,7 @@ EXAMPLE_EMAIL = "reader@example.com"
 EXAMPLE_NAME = "Reader"
 EXAMPLE_DATE = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)  # preview of an undated post only
 
-_DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_ADDRESS = re.compile(rf"{_DOT_ATOM}@{_LABEL}(?:\.{_LABEL})*")
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")  # RFC 3986 characters only
-_ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 # --- the payload --------------------------------------------------------------------------------
@@ -63,16 +64,21 @@ class EmailPayload:
     post_date: dt.datetime | None
     example_unsubscribe_url: str  # what previews show; a real send passes each recipient's URL
     html_part_bytes: int  # encoded size of the text/html body, what Gmail's clip counts
+    html_encoding: str = "quoted-printable"  # or "base64", whichever was shorter (transfer.py)
+    unsized_images: tuple[str, ...] = ()  # images whose pixel size neither the post nor the cache knows
     _segments: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
     _slots: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _id_seed: bytes = field(init=False, repr=False, compare=False)
     _default_date: bytes | None = field(init=False, repr=False, compare=False)
     _max_url_chars: int = field(init=False, repr=False, compare=False)
+    _tails: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         pieces = _TEMPLATE_SLOT.split(self.template)
         object.__setattr__(self, "_segments", tuple(pieces[0::2]))
         object.__setattr__(self, "_slots", tuple(p.decode("ascii") for p in pieces[1::2]))
+        tails = {slot: parsed for slot in self._slots if (parsed := parse_b64_slot(slot))}
+        object.__setattr__(self, "_tails", tails)
         seed = hashlib.sha256(self.slug.encode() + b"\0" + self.template).digest()
         object.__setattr__(self, "_id_seed", seed)
         default = format_datetime(self.post_date).encode() if self.post_date else None
@@ -93,11 +99,19 @@ class EmailPayload:
             "DATE": self._date_header_value(date),
             "MESSAGE_ID": self._message_id(address),
             "UNSUBSCRIBE_URL": url.encode("ascii"),
-            "UNSUBSCRIBE_URL_QP": _qp_value(url),
-            "UNSUBSCRIBE_URL_HTML_QP": _qp_value(escaped_url),
-            "TO_EMAIL_QP": _qp_value(address),
-            "TO_EMAIL_HTML_QP": _qp_value(escaped_address),
         }
+        if len(self._tails) < 2:  # a part in quoted-printable: its values between soft breaks
+            values.update({
+                "UNSUBSCRIBE_URL_QP": qp_value(url),
+                "UNSUBSCRIBE_URL_HTML_QP": qp_value(escaped_url),
+                "TO_EMAIL_QP": qp_value(address),
+                "TO_EMAIL_HTML_QP": qp_value(escaped_address),
+            })
+        if self._tails:  # base64 parts: the end of the part, encoded with this recipient's values
+            plain = {UNSUBSCRIBE_URL: url, TO_EMAIL: address}
+            escaped = {UNSUBSCRIBE_URL: escaped_url, TO_EMAIL: escaped_address}
+            for slot, (is_html, pieces) in self._tails.items():
+                values[slot] = b64_tail(pieces, escaped if is_html else plain)
         segments = self._segments
         out = [segments[0]]
         for slot, segment in zip(self._slots, segments[1:]):
@@ -139,84 +153,49 @@ def _date_header(date: dt.datetime) -> bytes:
     return format_datetime(date).encode("ascii")
 
 
+# A lower-case dot-atom at an LDH domain that is not an IDN ("xn--" labels are left to the full check).
+_PLAIN_ADDRESS = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                            r"@(?!xn--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.(?!xn--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+")
+
+
 def _checked_address(to_email: str) -> str:
     """The recipient in its wire form (publisher.addresses, the grammar the subscriber list uses):
     IDN domains as punycode; a quoted or UTF-8 local part kept (the latter needs SMTPUTF8)."""
+    if len(to_email) <= MAX_ADDRESS_CHARS and _PLAIN_ADDRESS.fullmatch(to_email):
+        return to_email  # the common case is already its wire form: no IDNA work per recipient
     try:
         return wire_address(normalize_email(to_email, smtputf8=True))
     except InvalidAddress as exc:
         raise ValueError(f"recipient {to_email!r}: {exc}") from None
 
 
-def _clean_display_name(name: str) -> str:
-    return " ".join(_CONTROL.sub(" ", name).split())
-
-
 def _to_header_value(name: str, address: str) -> bytes:
-    """`To:` value: atoms or a quoted-string for short ASCII names, RFC 2047 encoded-words otherwise."""
-    name = _clean_display_name(name)
-    if not name:
-        return address.encode("utf-8")
-    if name.isascii() and len(name) <= MAX_ASCII_NAME_CHARS and "=?" not in name:
-        phrase = name if _ATOM_PHRASE.fullmatch(name) else '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        lines = [phrase]
-    else:
-        lines = _encoded_words(name)
-    angle = f"<{address}>"
-    if len("To: ") + len(lines[-1]) + 1 + len(angle) <= SMTP_POLICY.max_line_length:
-        lines[-1] += " " + angle
-    else:
-        lines.append(angle)
-    return "\r\n ".join(lines).encode("utf-8")  # ASCII but for an SMTPUTF8 address (RFC 6532)
-
-
-def _encoded_words(text: str) -> list[str]:
-    raw = text.encode("utf-8")
-    if len(raw) <= ENCODED_WORD_BYTES:
-        chunks = [raw]
-    else:  # split on character boundaries so every word decodes on its own
-        chunks, current = [], b""
-        for char in text:
-            encoded = char.encode("utf-8")
-            if len(current) + len(encoded) > ENCODED_WORD_BYTES:
-                chunks.append(current)
-                current = b""
-            current += encoded
-        chunks.append(current)
-    return ["=?utf-8?b?" + base64.b64encode(chunk).decode("ascii") + "?=" for chunk in chunks]
-
-
-def _qp(text: str) -> bytes:
-    """Quoted-printable of text with CRLF hard breaks and ≤ 76-character lines (RFC 2045 6.7)."""
-    data = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n").encode("utf-8")
-    return binascii.b2a_qp(data, istext=True)
-
-
-def _qp_value(value: str) -> bytes:
-    # b2a_qp only uses CRLF soft breaks when the input has a CRLF, so give it one and take it off.
-    return _qp(value + "\n")[:-2]
+    """`To:` value: atoms or a quoted-string for short ASCII names, RFC 2047 encoded-words otherwise
+    (headers.py: written from the literal name, never parsed)."""
+    return mailbox("To", name, address).encode("utf-8")  # ASCII but for an SMTPUTF8 address (RFC 6532)
 
 
 # --- headers ------------------------------------------------------------------------------------
-def _fold(name: str, value: str) -> bytes:
-    """One header, folded and RFC 2047-encoded by email.policy.SMTP
-    (https://www.rfc-editor.org/rfc/rfc2047#section-2)."""
-    return SMTP_POLICY.header_factory(name, value).fold(policy=SMTP_POLICY).encode("ascii")
-
-
 def _address_of(value: str) -> str:
-    try:
-        addresses = SMTP_POLICY.header_factory("From", value).addresses
-    except (IndexError, ValueError):
-        return ""
-    spec = addresses[0].addr_spec if addresses else ""
-    return spec if "@" in spec and spec.split("@")[-1] else ""
+    """The wire address of a sender setting (`Name <local@domain>`), its domain in punycode; "" when
+    it holds none. Read by our own rules (headers.parse_mailbox), never by a header parser."""
+    parsed = parse_mailbox(value)
+    return parsed[1] if parsed else ""
 
 
 def _message_id_domain(settings: Settings) -> str:
     address = _address_of(settings.email_from)
     domain = address.rsplit("@", 1)[-1] if address else (urlsplit(settings.site_url).hostname or "localhost")
     return domain.encode("idna").decode("ascii") if not domain.isascii() else domain
+
+
+def _from_field(settings: Settings) -> bytes:
+    field_bytes = mailbox_field("From", settings.email_from)
+    if field_bytes is not None:
+        return field_bytes
+    # No address: the checks refuse the mailing; the preview still shows the name, encoded.
+    name = " ".join(settings.email_from.split()) or "?"
+    return ("From: " + "\r\n ".join(phrase_lines(name, 70)) + "\r\n").encode("ascii")
 
 
 def _list_unsubscribe_line(settings: Settings) -> bytes:
@@ -226,30 +205,38 @@ def _list_unsubscribe_line(settings: Settings) -> bytes:
     mailto = settings.email_unsubscribe_mailto.strip()
     if mailto:
         mailto = mailto.removeprefix("mailto:")
-        if not mailto.isascii() or re.search(r"[\s<>,]", mailto):
-            raise ValueError(f"PUBLISHER_EMAIL_UNSUBSCRIBE_MAILTO must be a plain ASCII address, got {mailto!r}")
+        if not mailto.isascii() or re.search(r"[\s<>,\x00-\x1f\x7f]", mailto) or len(mailto) > 300:
+            raise ConfigError("PUBLISHER_EMAIL_UNSUBSCRIBE_MAILTO",
+                              f"expected a plain ASCII address like unsubscribe@example.com, got {mailto[:80]!r}")
         if "?" not in mailto:
             mailto += "?subject=unsubscribe"
         line += b", <mailto:" + mailto.encode("ascii") + b">"
     return line + CRLF
 
 
-def _message_template(subject: str, settings: Settings, text_body: bytes, html_body: bytes) -> bytes:
-    boundary = b"=_" + hashlib.sha256(text_body + html_body).hexdigest()[:32].encode()
+def _message_template(subject_field: bytes, settings: Settings, text_part: tuple[bytes, bytes],
+                      html_part: tuple[bytes, bytes]) -> bytes:
+    """The whole message with its slots. `subject_field` is the encoded `Subject:` line(s)
+    (subject.py); each part is (Content-Transfer-Encoding, encoded body) from transfer.py."""
+    boundary = b"=_" + hashlib.sha256(text_part[1] + html_part[1]).hexdigest()[:32].encode()
     headers = [
-        _fold("From", settings.email_from),
+        _from_field(settings),
         b"To: %%PUB:TO%%\r\n",
-        _fold("Subject", subject),
+        subject_field,
         b"Date: %%PUB:DATE%%\r\n",
         b"Message-ID: %%PUB:MESSAGE_ID%%\r\n",
         _list_unsubscribe_line(settings),
         b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",  # RFC 8058, exactly this
     ]
-    if settings.email_list_id:
-        list_id = settings.email_list_id.strip()
-        headers.append(_fold("List-Id", list_id if "<" in list_id else f"<{list_id}>"))
-    if settings.email_reply_to:
-        headers.append(_fold("Reply-To", settings.email_reply_to))
+    if settings.email_list_id.strip():
+        list_id = list_id_field(settings.email_list_id)
+        if list_id is None:
+            raise ConfigError("PUBLISHER_EMAIL_LIST_ID", "expected a list identifier like "
+                              f"'Weekly Notes <weekly.example.com>', got {settings.email_list_id[:80]!r}")
+        headers.append(list_id)
+    reply_to = mailbox_field("Reply-To", settings.email_reply_to) if settings.email_reply_to else None
+    if reply_to is not None:  # an unusable one is named by the checks
+        headers.append(reply_to)
     headers += [
         # Suppresses vacation auto-replies: non-standard but widely honoured, see
         # https://datatracker.ietf.org/doc/html/rfc3834 for automatic responders.
@@ -258,25 +245,11 @@ def _message_template(subject: str, settings: Settings, text_body: bytes, html_b
         b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n',
     ]
     delimiter = b"--" + boundary + CRLF
-    part_head = b"Content-Type: text/%s; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    part_head = b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: %s\r\n\r\n'
     return b"".join([
         *headers, CRLF,
-        delimiter, part_head % b"plain", text_body, CRLF,  # plain first, html last = preferred (RFC 2046)
-        delimiter, part_head % b"html", html_body, CRLF,
+        # plain first, html last = preferred (RFC 2046)
+        delimiter, part_head % (b"plain", text_part[0]), text_part[1], CRLF,
+        delimiter, part_head % (b"html", html_part[0]), html_part[1], CRLF,
         b"--" + boundary + b"--" + CRLF,
     ])
-
-
-def _qp_body(document: str, slots: dict[str, str]) -> bytes:
-    """QP-encode a part body; each placeholder becomes a template slot between two soft breaks."""
-    pieces = _BODY_TOKEN.split(document)
-    out = []
-    for index, piece in enumerate(pieces):
-        if index % 2:
-            out.append(b"%%PUB:" + slots[piece].encode() + b"%%=\r\n")
-            continue
-        encoded = _qp(piece)
-        if encoded and not encoded.endswith(CRLF) and index + 1 < len(pieces):
-            encoded += b"=\r\n"
-        out.append(encoded)
-    return b"".join(out)

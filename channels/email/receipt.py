@@ -7,7 +7,12 @@ from typing import Iterable, Sequence
 from sqlalchemy import select
 
 from channels.base import Receipt, TransientError
-from channels.email.limits import DETAIL_EXAMPLES, ENTRY_READ_CHUNK, PART_PREFIX, STALE_SENDING_SECONDS
+from channels.email.limits import (
+    DETAIL_EXAMPLES,
+    ENTRY_READ_CHUNK,
+    PART_PREFIX,
+    STALE_SENDING_SECONDS,
+)
 from publisher.journal import DOT, OK, Journal
 from publisher.ledger import ENTRY_COLUMNS, Ledger, LedgerEntry
 from publisher.store import LedgerRow, utcnow

@@ -2,7 +2,11 @@
 text that would collide with the per-recipient placeholders."""
 from __future__ import annotations
 
-from channels.email.limits import PREHEADER_MAX_CHARS
+import re
+import unicodedata
+
+from channels.email.headers import HeaderError, unstructured
+from channels.email.limits import MAX_LINE_OCTETS, PREHEADER_MAX_CHARS
 from channels.email.message import RESERVED
 from channels.email.text import _has_cjk
 from publisher.config import Settings
@@ -27,11 +31,44 @@ LABELS = {
 }
 
 
+# Control characters left once whitespace (tab, CR, LF, U+2028…) is folded into single spaces,
+# and lone surrogates (a YAML "\\ud800" escape), which no encoding can carry.
+_SUBJECT_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 # --- subject, preheader, language ---------------------------------------------------------------
+def _subject(post: Post, options) -> tuple[str, bytes]:
+    """The subject text and its encoded `Subject:` field (headers.py), or one PostError line.
+
+    Runs of whitespace, line breaks included, become one space (a title folded over two YAML lines
+    is one line of text). Any other control character is refused rather than stripped: in a title
+    it is a paste or encoding accident the editor should see, and the same title reaches the other
+    channels. The field, unfolded, must fit one 998-octet line (RFC 5322 2.1.1); the raw length is
+    checked before any encoding, so a megabyte of title is refused at once."""
+    where = "channels.email.subject" if options.get("subject") else "title"
+    raw = str(options.get("subject") or post.title)
+    subject = " ".join(raw.split())
+    bad = _SUBJECT_CONTROL.search(subject)
+    if bad:
+        kind = "lone surrogate" if unicodedata.category(bad.group()) == "Cs" else "control character"
+        raise PostError(post.source, f"the email subject ({where}) contains the {kind} U+{ord(bad.group()):04X} "
+                        f"at character {bad.start() + 1}; remove it")
+    try:
+        return subject, unstructured("Subject", subject)
+    except HeaderError as exc:
+        raise PostError(post.source, f"the email subject ({where}) is too long for its header: {exc} "
+                        f"(RFC 5322 2.1.1: a Subject header holds at most {MAX_LINE_OCTETS} octets); "
+                        "shorten it") from None
+
+
 def _preheader(post: Post, options, lang: str) -> str:
+    """The inbox preview line: channels.email.preheader, else the front matter description, else
+    the summary points, else the first paragraph."""
     chosen = options.get("preheader")
     if chosen:
         text = str(chosen)
+    elif post.description:
+        text = post.description
     elif post.summary:
         text = ("；" if lang.startswith("zh") else "; ").join(post.summary)
     else:
