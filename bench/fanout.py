@@ -562,6 +562,7 @@ def bench_env(db_url: str, args, sink: Sink, workdir: Path) -> dict[str, str]:
         "PUBLISHER_DB_URL": db_url, "PUBLISHER_BROKER_URL": args.broker_url,
         "PUBLISHER_SMTP_HOST": "127.0.0.1", "PUBLISHER_SMTP_PORT": str(sink.port),
         "PUBLISHER_SITE_URL": SITE_URL, "PUBLISHER_SECRET_KEY": SECRET_KEY,
+        "PUBLISHER_EMAIL_FROM": f"Bench <newsletter@{SITE_URL.split('//', 1)[1]}>",
         "PUBLISHER_EMAIL_BATCH_SIZE": str(args.batch_size), "PUBLISHER_OUTBOX_DIR": str(workdir / "outbox"),
     })
     return env

@@ -13,7 +13,7 @@ from channels.x.layout import numbering
 from channels.x.limits import MAX_MEDIA, MAX_WEIGHTED
 from channels.x.modes import link_line
 from channels.x.payload import Tweet, XThread
-from channels.x.split import sentences, split_text, weighted_length
+from channels.x.split import ELLIPSIS, sentences, split_text, weighted_length
 from channels.x.text import article_blocks
 from publisher.config import load_settings
 from publisher.markdown import html_to_text, walk
@@ -46,6 +46,12 @@ def strip_numbering(thread: XThread) -> list[str]:
 
 def no_space(text: str) -> str:
     return "".join(text.split())
+
+
+def article_text(thread: XThread) -> str:
+    """The full thread's text as one string: no numbering, no "…" that marks a piece cut mid-sentence
+    (it always ends its tweet), no whitespace."""
+    return no_space("".join(t.removesuffix(ELLIPSIS) for t in strip_numbering(thread)))
 
 
 def expected_full_text(post, link: str = "last") -> str:
@@ -124,7 +130,7 @@ def test_link_appears_exactly_once(sample_post, mode, position):
 
 def test_full_sample_keeps_every_word(sample_post):
     thread = render(sample_post, FULL)
-    assert no_space("".join(strip_numbering(thread))) == expected_full_text(sample_post)
+    assert article_text(thread) == expected_full_text(sample_post)
     assert "20.258%" in "".join(t.text for t in thread.tweets)
     assert any("@ai_news_plus (https://t.me/ai_news_plus)" in t.text for t in thread.tweets)
 
@@ -161,7 +167,10 @@ def test_preview_json_shape(sample_post):
 def test_full_sample_is_over_the_daily_budget(sample_post):
     thread = render(sample_post, FULL)
     problems = CHANNEL.checks(thread, SETTINGS)
-    assert problems == [f"the thread has {len(thread.tweets)} posts but the daily X budget is 17 "
+    assert len(thread.tweets) > 25
+    assert problems == [f"the thread has {len(thread.tweets)} posts; past 25 few readers follow a thread to its "
+                        "end: use summary mode, or write a shorter thread by hand",
+                        f"the thread has {len(thread.tweets)} posts but the daily X budget is 17 "
                         "(PUBLISHER_X_DAILY_BUDGET); use summary mode, shorten it, or raise the budget"]
 
 
@@ -220,7 +229,7 @@ def test_english_full_thread_reads_as_plain_text():
     assert thread.tweets[0].media == ("https://img.example.org/cover.png",)
     assert any(t.media == ("https://img.example.org/chart.png",) for t in thread.tweets[1:])
     assert joined.count(post.url) == 1 and "Read the full post: " in joined
-    assert no_space("".join(strip_numbering(thread))) == expected_full_text(post)
+    assert article_text(thread) == expected_full_text(post)
     assert CHANNEL.checks(thread, SETTINGS) == []
 
 
@@ -365,10 +374,14 @@ def test_media_is_spread_at_most_four_per_tweet():
     images = "\n\n".join(f"![]( https://img.example.org/{i}.png)" for i in range(6))
     thread = render(make_post(f"Text.\n\n{images}\n\nMore text.", "title: T\nchannels:\n  x:\n    mode: full"))
     assert all(len(t.media) <= MAX_MEDIA for t in thread.tweets)
-    assert sum(len(t.media) for t in thread.tweets) == 4
-    assert CHANNEL.checks(thread, SETTINGS) == [
-        "2 image(s) did not fit on the thread (X allows 4 per post) and are left out: "
-        "https://img.example.org/4.png, https://img.example.org/5.png"]
+    # a tweet full of images closes; the rest go with the text after them, none is left out
+    assert [len(t.media) for t in thread.tweets] == [4, 2]
+    assert strip_numbering(thread)[1].startswith("More text.")
+    assert CHANNEL.checks(thread, SETTINGS) == []
+    # with no text after them, the last images get a tweet of their own rather than being left out
+    thread = render(make_post(f"Text.\n\n{images}", "title: T\nchannels:\n  x:\n    mode: full\n    link: none"))
+    assert [(t.text, len(t.media)) for t in thread.tweets] == [("T\n\nText.\n\n1/2", 4), ("Image\n\n2/2", 2)]
+    assert CHANNEL.checks(thread, SETTINGS) == []
     images = "\n\n".join(f"Para {i}. " + "word " * 50 + f"\n\n![](https://img.example.org/{i}.png)"
                           for i in range(6))
     thread = render(make_post(images, "title: T\nchannels:\n  x:\n    mode: full"))
@@ -461,8 +474,8 @@ def test_full_mode_fits_and_loses_nothing(case):
     texts = strip_numbering(thread)
     for tweet in thread.tweets:
         assert 0 < weighted_length(tweet.text) <= MAX_WEIGHTED, tweet.text
-    assert no_space("".join(texts)) == expected_full_text(post)
-    assert in_order([no_space(w) for w in independent_words(post)], no_space("".join(texts)))
+    assert article_text(thread) == expected_full_text(post)
+    assert in_order([no_space(w) for w in independent_words(post)], article_text(thread))
     source = "\n\n".join(b.text for b in article_blocks(post))
     for token in set(specials):
         assert sum(t.count(token) for t in texts) >= source.count(token), token

@@ -1,12 +1,28 @@
-"""The two modes: summary (a hook, then one tweet per point or section) and full (the whole article)."""
+"""The two modes: summary (a hook, then one tweet per item, point or section) and full (the article).
+
+Summary mode, as a person would post it:
+- tweet 1: the title and a hook (the description, else the first summary point, else the first
+  substantive sentence of the body), with the cover image (else the body's first image);
+- then one tweet per item of an issue (title, one line, its link, its images), else per summary
+  point, else per section (heading and its first sentence(s));
+- 5 to 15 tweets (never more than the daily budget); the last one links to the post.
+Every summary tweet is fitted before layout, so one group is one tweet.
+"""
 from __future__ import annotations
 
-from publisher.language import words
-
-from channels.x.limits import SECTION_TEASER_WEIGHT
-from channels.x.split import sentences, weighted_length
+from channels.x.hook import body_hook, clean, lead_in, pick_line, usable, used_key
+from channels.x.issue import BACK_MATTER, MAX_ITEM_IMAGES, Unit, issue_items, item_title
+from channels.x.layout import numbering
+from channels.x.limits import MAX_WEIGHTED, PARAGRAPH_SEP
+from channels.x.split import sentences, shorten, weighted_length
 from channels.x.text import Block, _blocks, _plain_inline_text, _TextContext, article_blocks
+from publisher.language import words
 from publisher.post import Post
+
+SUMMARY_MAX_TWEETS = 15
+SUMMARY_MIN_TWEETS = 5  # a long post without items or sections gets this many, from its paragraphs
+# room in one summary tweet: the 280 less a two-digit " k/N" (a summary never has 100 tweets)
+_ROOM = MAX_WEIGHTED - weighted_length(numbering(99, 99))
 
 
 def link_line(post: Post) -> str:
@@ -15,60 +31,144 @@ def link_line(post: Post) -> str:
 
 
 def _link_block(post: Post) -> Block:
-    return Block(link_line(post))
+    return Block(link_line(post), kind="link")
 
 
 def _read_more_label(post: Post) -> str:
     return words(post.language)["read_full"]
 
 
+def cover_image(post: Post) -> str | None:
+    """The image of tweet 1: the front matter's cover, else the body's first image."""
+    return post.cover_image or post.first_image
+
+
 def _hook_blocks(post: Post, point: str, link: str) -> list[Block]:
     """Title (+ the point that matters) with the cover image, and the link when it goes first."""
-    cover = (post.cover_image,) if post.cover_image else ()
-    blocks = [Block(post.title, images=cover, kind="title")] + ([Block(point)] if point else [])
+    cover = cover_image(post)
+    blocks = [Block(post.title, images=(cover,) if cover else (), kind="title")] + ([Block(point)] if point else [])
     return blocks + ([_link_block(post)] if link == "first" else [])
 
 
-def _with_last_link(groups: list[list[Block]], post: Post, link: str) -> list[list[Block]]:
+def _text(group: list[Block]) -> str:
+    return PARAGRAPH_SEP.join(b.text for b in group)
+
+
+def _fits(group: list[Block]) -> bool:
+    return weighted_length(_text(group)) <= _ROOM
+
+
+def _tweet(title: str, line: str, link: str = "", images: tuple[str, ...] = (), title_kind: str = "heading",
+           after: list[Block] | None = None, before: list[Block] | None = None) -> list[Block]:
+    """One tweet's blocks: `before`, title, line, link, then `after`; the line (then the title) is
+    shortened until they fit. The images go on the first block. [] when nothing is left to say."""
+    before, after = before or [], after or []
+    if title and not clean(title):
+        title = ""  # a bare URL as a title: the link line says it
+    tail = ([Block(link, kind="link")] if link else []) + after
+    crowded = line and weighted_length(title) > _ROOM // 2 and not _fits(before + [Block(title), Block(line)] + tail)
+    if title and (crowded or not _fits(before + [Block(title)] + tail)):  # a long title leaves the line room
+        title = shorten(title, lambda t: weighted_length(t) <= _ROOM // 2 and _fits(before + [Block(t)] + tail))
+    head = before + ([Block(title, kind=title_kind)] if title else [])
+    line = shorten(line, lambda text: _fits(head + [Block(text)] + tail)) if line else ""
+    group = head + ([Block(line)] if line else []) + tail
+    if not group or not (line or link or after or title_kind == "title" or before):
+        return []
+    group[0] = Block(group[0].text, images=images[:MAX_ITEM_IMAGES], kind=group[0].kind)
+    return group
+
+
+def summary_groups(post: Post, link: str, budget: int = SUMMARY_MAX_TWEETS) -> list[list[Block]]:
+    """Tweet 1 hooks (title + the point that matters); then one group per item, point or section."""
+    ctx = _TextContext(post.url)
+    points = [p for p in (_plain_inline_text(point, ctx) for point in post.summary) if p]
+    blocks = _blocks(post.tree.children, _TextContext(post.url, show_urls=False))
+    items = issue_items(post, set())
+    hook, from_point = _hook(post, points, blocks)
+    first = None
+    if hook and not from_point and hook != post.description and items and (
+            used_key(hook) == used_key(items[0].title) or used_key(items[0].line).startswith(used_key(hook))):
+        first, hook = items[0], ""  # the body opens with its first item: that item opens the thread
+    used = {used_key(hook)} if hook else set()
+    units = (issue_items(post, used) if used else items)[1 if first else 0:] if items else []
+    rest = [p for p in points if used_key(p) not in used]
+    if not units and not first and rest:
+        units = [Unit(line=p) for p in rest if not lead_in(p)]
+    elif not units and not first:
+        units = _section_units(blocks, used, post.title)
+    if not hook and not first and units:
+        first = units.pop(0)  # nothing hooks: the first item or section opens the thread
+    if not hook and not first:
+        hook = body_hook(blocks, post.title, strict=False)  # a short post: its first words will do
+    cover = cover_image(post)
+    images = tuple(dict.fromkeys(((cover,) if cover else ()) + (first.images if first else ())))
+    after = [_link_block(post)] if link == "first" else []
+    if first is not None:
+        title = shorten(post.title, lambda t: weighted_length(t) <= _ROOM // 2)
+        opening = _tweet(first.title, first.line, first.link, images, after=after,
+                         before=[Block(title, kind="title")])
+    else:
+        opening = _tweet(post.title, hook, "", images, "title", after)
+    body = [g for g in (_tweet(u.title, u.line, u.link, tuple(i for i in u.images if i != cover))
+                        for u in units) if g]
+    groups = [opening] + body
+    while len(groups) > 1 and _count(groups, post, link) > max(1, budget):
+        groups.pop()
     if link == "last":
-        groups[-1] = groups[-1] + [_link_block(post)]
+        if _fits(groups[-1] + [_link_block(post)]):
+            groups[-1] = groups[-1] + [_link_block(post)]
+        else:
+            groups.append([_link_block(post)])
     return groups
 
 
-def summary_groups(post: Post, link: str) -> list[list[Block]]:
-    """Tweet 1 hooks (title + the point that matters); then one group per point or section."""
-    ctx = _TextContext(post.url)
-    points = [p for p in (_plain_inline_text(point, ctx) for point in post.summary) if p]
-    if points:
-        groups = [_hook_blocks(post, points[0], link), *([Block(p)] for p in points[1:])]
-        return _with_last_link(groups, post, link)
-    sections = [(heading, _blocks(nodes, ctx)) for heading, nodes in post.sections]
-    prose = [(i, b) for i, (_, blocks) in enumerate(sections) for b in blocks
-             if b.kind == "text" and b.text[b.lead:].strip()]
-    hook = sentences(prose[0][1].text[prose[0][1].lead:])[0] if prose else ""
-    groups = [_hook_blocks(post, hook, link)]
-    for index, (heading, blocks) in enumerate(sections):
-        if not heading:
-            continue
-        skip = 1 if prose and prose[0][0] == index else 0
-        teaser = _teaser(blocks, skip)
-        groups.append([Block(heading, kind="heading")] + ([Block(teaser)] if teaser else []))
-    return _with_last_link(groups, post, link)
+def _count(groups: list[list[Block]], post: Post, link: str) -> int:
+    """Tweets these groups make, with the link line (which takes a tweet of its own when the last
+    tweet has no room for it)."""
+    alone = link == "last" and not _fits(groups[-1] + [_link_block(post)])
+    return len(groups) + alone
 
 
-def _teaser(blocks: list[Block], skip_sentences: int) -> str:
-    """The first sentence(s) of a section's first prose block."""
-    first = next((b for b in blocks if b.kind == "text" and b.text[b.lead:].strip()), None)
-    if first is None:
-        return ""
-    chosen: list[str] = []
-    for sentence in sentences(first.text[first.lead:])[skip_sentences:]:
-        if chosen and weighted_length(" ".join(chosen)) >= SECTION_TEASER_WEIGHT:
-            break
-        chosen.append(sentence)
-    return " ".join(chosen)
+def _hook(post: Post, points: list[str], blocks: list[Block]) -> tuple[str, bool]:
+    """(the hook, whether it is the first summary point)."""
+    if post.description and usable(post.description, post.title):
+        return post.description, False
+    if points and usable(points[0], post.title):
+        return points[0], True
+    return body_hook(blocks, post.title), False
+
+
+def _section_units(blocks: list[Block], used: set[str], title: str) -> list[Unit]:
+    """One unit per section (its heading and first sentence(s)); a long post with few sections also
+    gets the first sentences of paragraphs spread over it, up to SUMMARY_MIN_TWEETS."""
+    levels = [b.level for b in blocks if b.kind == "heading"]
+    top = min(levels) if levels else 0
+    found: list[tuple[int, Unit]] = []
+    taken = set(used)
+    starts = [i for i, b in enumerate(blocks) if b.kind == "heading" and b.level <= top]
+    for start, end in zip(starts, starts[1:] + [len(blocks)]):
+        content = blocks[start + 1:end]
+        heading = item_title(blocks[start].text)
+        line = "" if BACK_MATTER.match(heading) else pick_line(content, taken, heading)
+        if line:
+            taken.add(used_key(line))
+            images = tuple(dict.fromkeys(i for b in content for i in b.images))
+            found.append((start, Unit(heading, line, "", images)))
+    need = SUMMARY_MIN_TWEETS - 1 - len(found)
+    if need > 0 and sum(weighted_length(b.text) for b in blocks) > SUMMARY_MIN_TWEETS * MAX_WEIGHTED:
+        opening = [(i, sentences(b.text)) for i, b in enumerate(blocks) if b.kind == "text" and not b.lead]
+        spare = [(i, line) for i, said in opening if said and usable(said[0], title) and used_key(said[0]) not in taken
+                 for line in [pick_line([blocks[i]], taken, title)] if line]  # a paragraph's opening sentence(s)
+        step = max(1.0, len(spare) / need)
+        for k in range(min(need, len(spare))):
+            index, line = spare[int(k * step)]
+            found.append((index, Unit("", line, "", blocks[index].images)))
+    return [unit for _, unit in sorted(found, key=lambda pair: pair[0])]
 
 
 def full_groups(post: Post, link: str) -> list[list[Block]]:
     """The whole article as one group: title, then every block of the body."""
-    return _with_last_link([_hook_blocks(post, "", link) + article_blocks(post)], post, link)
+    groups = [_hook_blocks(post, "", link) + article_blocks(post)]
+    if link == "last":
+        groups[-1] = groups[-1] + [_link_block(post)]
+    return groups

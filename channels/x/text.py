@@ -5,6 +5,7 @@ import html
 import re
 from dataclasses import dataclass
 from typing import Iterable
+from urllib.parse import urljoin
 
 from markdown_it.tree import SyntaxTreeNode
 
@@ -20,7 +21,9 @@ class Block:
     sep: str = PARAGRAPH_SEP
     images: tuple[str, ...] = ()
     lead: int = 0  # length of a list marker ("• ", "3. ") that must stay with the text after it
-    kind: str = "text"  # text | heading | code | html
+    kind: str = "text"  # text | title | heading | code | html | quote | table(-head) | image | link
+    tail: int = 0  # length of an ending that must stay with the text before it (a quote's attribution)
+    level: int = 0  # a heading's level (2 for ##)
 
 
 _CJK_CHARS = ("\u1100-\u11ff\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3130-\u318f"
@@ -29,25 +32,53 @@ _CJK_CHARS = ("\u1100-\u11ff\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f
 _CJK = re.compile(f"[{_CJK_CHARS}]")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _SOFT_BREAK = None  # stands for a soft line break among inline parts until its neighbours are known
+_KEPT_BREAK = "\x00"  # a soft break kept as a mark (a quote's attribution line starts after one)
+# "— Alan Kay", "-- A reader", "——鲁迅": the short line that names who said a quote
+ATTRIBUTION = re.compile(r"^\s*(?:[—―–~]+|-{2,})\s*[^—―–\-~\s].{0,80}$", re.S)
+# a quote written with its own marks is not quoted again
+_OPENING_QUOTES = "“\"「『«‘'„"
+
+
+def absolute_url(ref: str, base: str) -> str | None:
+    """An http(s) URL for a link or image reference, relative ones resolved against the post URL;
+    None for anchors, mail and other schemes."""
+    ref = ref.strip()
+    if ref.startswith(("http://", "https://")):
+        return ref
+    if not ref or ref.startswith("#") or re.match(r"[a-z][a-z0-9+.-]*:", ref, re.I):
+        return None
+    try:
+        url = urljoin(base, ref.replace(" ", "%20"))
+    except ValueError:  # "//[broken"
+        return None
+    return url if re.match(r"https?://[^\s/]+", url) else None
 
 
 class _TextContext:
-    """What plain-text conversion of one post needs: the post URL, and URLs already shown."""
+    """What plain-text conversion of one post needs: the post URL, and URLs already shown.
 
-    def __init__(self, post_url: str):
+    With `show_urls` off, links are their text alone (summary lines, where the item's own link
+    has a line of its own)."""
+
+    def __init__(self, post_url: str, show_urls: bool = True):
+        self.base = post_url
+        self.show_urls = show_urls
         self.shown_urls = {_same_url_key(post_url)}
 
     def link_suffix(self, label: str, href: str) -> str:
         """The " (url)" to put after a link's text when the URL adds information, else ""."""
-        href = href.strip()
-        if not href.startswith(("http://", "https://")):
+        url = absolute_url(href, self.base)
+        if url is None or not self.show_urls:
             return ""
-        key = _same_url_key(href)
+        key = _same_url_key(url)
         label_key = _same_url_key(label.strip())
-        if key in self.shown_urls or not label.strip() or label_key == key or href in label:
+        if key in self.shown_urls or not label.strip() or label_key == key or url in label:
             return ""
         self.shown_urls.add(key)
-        return f" ({href})"
+        return f" ({url})"
+
+    def image(self, src: str) -> str | None:
+        return absolute_url(src, self.base)
 
 
 def _same_url_key(url: str) -> str:
@@ -58,12 +89,16 @@ def _inline_plain(node: SyntaxTreeNode, ctx: _TextContext, images: list[str]) ->
     return _join_parts(_inline_parts(node, ctx, images))
 
 
-def _join_parts(parts: list[str | None]) -> str:
-    """Join inline parts; a soft break is a space, or nothing between two CJK characters."""
+def _join_parts(parts: list[str | None], keep_breaks: bool = False) -> str:
+    """Join inline parts; a soft break is a space, or nothing between two CJK characters
+    (or _KEPT_BREAK with `keep_breaks`)."""
     out: list[str] = []
     for index, part in enumerate(parts):
         if part is not _SOFT_BREAK:
             out.append(part)
+            continue
+        if keep_breaks:
+            out.append(_KEPT_BREAK)
             continue
         before = next((p for p in reversed(out) if p), "")[-1:]
         after = next((p for p in parts[index + 1:] if p), "")[:1]
@@ -71,9 +106,24 @@ def _join_parts(parts: list[str | None]) -> str:
     return "".join(out)
 
 
+def join_lines(lines: Iterable[str]) -> str:
+    """Lines of one paragraph as one line: a space between them, nothing between CJK characters."""
+    out = ""
+    for line in (line.strip() for line in lines):
+        if out and line:
+            out += "" if _CJK.match(out[-1]) and _CJK.match(line[0]) else " "
+        out += line
+    return out
+
+
 def _inline_parts(node: SyntaxTreeNode, ctx: _TextContext, images: list[str]) -> list[str | None]:
+    return children_parts(node.children, ctx, images)
+
+
+def children_parts(children: Iterable[SyntaxTreeNode], ctx: _TextContext, images: list[str]) -> list[str | None]:
+    """Plain-text parts of inline nodes (soft breaks as _SOFT_BREAK); images are collected."""
     parts: list[str | None] = []
-    for child in node.children:
+    for child in children:
         kind = child.type
         if kind in ("text", "code_inline"):
             parts.append(child.content)
@@ -82,8 +132,8 @@ def _inline_parts(node: SyntaxTreeNode, ctx: _TextContext, images: list[str]) ->
         elif kind == "hardbreak":
             parts.append("\n")
         elif kind == "image":
-            src = str(child.attrs.get("src", ""))
-            if src.startswith(("http://", "https://")):
+            src = ctx.image(str(child.attrs.get("src", "")))
+            if src:
                 images.append(src)
             parts.append(child.content or "")
         elif kind == "link":
@@ -97,10 +147,17 @@ def _inline_parts(node: SyntaxTreeNode, ctx: _TextContext, images: list[str]) ->
     return parts
 
 
-def _text_block(inline: SyntaxTreeNode, ctx: _TextContext, kind: str = "text") -> Block:
+def plain_children(children: Iterable[SyntaxTreeNode], ctx: _TextContext, images: list[str]) -> str:
+    return _join_parts(children_parts(children, ctx, images)).strip()
+
+
+def _text_block(inline: SyntaxTreeNode, ctx: _TextContext, kind: str = "text", level: int = 0) -> Block:
     images: list[str] = []
     text = _inline_plain(inline, ctx, images).strip()
-    return Block(text, images=tuple(images), kind=kind)
+    if kind == "text" and images and all(c.type in ("image", "softbreak", "hardbreak") or
+                                         (c.type == "text" and not c.content.strip()) for c in inline.children):
+        return Block("", images=tuple(images), kind="image")  # the images show; their alt text is no caption
+    return Block(text, images=tuple(images), kind=kind, level=level)
 
 
 def article_blocks(post: Post) -> list[Block]:
@@ -110,16 +167,26 @@ def article_blocks(post: Post) -> list[Block]:
 
 def _blocks(nodes: Iterable[SyntaxTreeNode], ctx: _TextContext, depth: int = 0) -> list[Block]:
     out: list[Block] = []
-    for node in nodes:
+    nodes = list(nodes)
+    skip = set()
+    for index, node in enumerate(nodes):
         kind = node.type
+        if index in skip:
+            continue
         if kind == "paragraph":
             out.append(_text_block(node.children[0], ctx))
         elif kind == "heading":
-            out.append(_text_block(node.children[0], ctx, kind="heading"))
+            out.append(_text_block(node.children[0], ctx, kind="heading", level=int(node.tag[1:] or 0)))
         elif kind in ("bullet_list", "ordered_list"):
             out.extend(_list_blocks(node, ctx, depth))
         elif kind == "blockquote":
-            out.extend(_quoted(_blocks(node.children, ctx, depth)))
+            after = nodes[index + 1] if index + 1 < len(nodes) else None
+            quiet = _TextContext(ctx.base, show_urls=False)  # looking ahead shows no URL yet
+            signed = after is not None and after.type == "paragraph" and \
+                ATTRIBUTION.match(_inline_plain(after.children[0], quiet, []))
+            if signed:  # "——鲁迅" written under the quote is its attribution
+                skip.add(index + 1)
+            out.extend(_quote_blocks(node, ctx, depth, after if signed else None))
         elif kind in ("fence", "code_block"):
             out.append(Block(node.content.strip("\n"), kind="code"))
         elif kind == "table":
@@ -153,8 +220,46 @@ def _list_blocks(node: SyntaxTreeNode, ctx: _TextContext, depth: int) -> list[Bl
     return out
 
 
+def _quote_blocks(node: SyntaxTreeNode, ctx: _TextContext, depth: int,
+                  signature: SyntaxTreeNode | None) -> list[Block]:
+    """A blockquote as one block: its text in quote marks (unless written with them), then its
+    attribution line ("— Alan Kay"), which stays with the end of the quote."""
+    paragraphs = [c for c in node.children if c.type == "paragraph"]
+    if len(paragraphs) != len(node.children):  # lists, code...: quote each block as it is
+        return _quoted(_blocks(node.children, ctx, depth))
+    images: list[str] = []
+    written = paragraphs + ([signature] if signature is not None else [])
+    body: list[str] = []
+    said = ""
+    for index, paragraph in enumerate(written):
+        lines = _join_parts(_inline_parts(paragraph.children[0], ctx, images), keep_breaks=True).split(_KEPT_BREAK)
+        # only the last paragraph may end with who said it, and never as the quote's first line
+        first = 0 if index else 1
+        signed = next((k for k in range(first, len(lines)) if index == len(written) - 1
+                       and ATTRIBUTION.match(join_lines(lines[k:]))), None)
+        if signed is None:
+            body.append(join_lines(lines))
+            continue
+        body.append(join_lines(lines[:signed]))
+        said = join_lines(lines[signed:])
+    text = _quote("\n".join(p for p in body if p))
+    if said:
+        text = f"{text}{LINE_SEP}{said}" if text else said
+    if not text:
+        return [Block("", images=tuple(images), kind="quote")] if images else []
+    return [Block(text, images=tuple(images), kind="quote", tail=len(said) if text != said else 0)]
+
+
+def _quote(text: str) -> str:
+    """`text` in quote marks, unless it already opens with one (no doubled marks)."""
+    if not text or text.lstrip()[0] in _OPENING_QUOTES:
+        return text
+    return f"“{text}”"
+
+
 def _quoted(blocks: list[Block]) -> list[Block]:
-    return [Block(f"“{b.text}”" if b.text else "", b.sep, b.images, b.lead, b.kind) for b in blocks]
+    return [Block(_quote(b.text) if b.text and b.kind != "code" else b.text, b.sep, b.images, b.lead, b.kind)
+            for b in blocks]
 
 
 def _table_blocks(node: SyntaxTreeNode, ctx: _TextContext) -> list[Block]:
@@ -164,8 +269,9 @@ def _table_blocks(node: SyntaxTreeNode, ctx: _TextContext) -> list[Block]:
             images: list[str] = []
             cells = [_inline_plain(cell.children[0], ctx, images).strip() if cell.children else ""
                      for cell in row.children]
+            head = section.type == "thead"  # the header row travels with the rows under it
             out.append(Block(" · ".join(cells).strip(), PARAGRAPH_SEP if not out else LINE_SEP,
-                             tuple(images)))
+                             tuple(images), kind="table-head" if head else "table"))
     return out
 
 
@@ -180,7 +286,7 @@ def _html_blocks(fragment: str, ctx: _TextContext) -> list[Block]:
         return match.group(2) + html.escape(suffix)
 
     text = html_to_text(_HTML_LINK.sub(with_url, fragment))
-    images = tuple(src for src in html_images(fragment) if src.startswith(("http://", "https://")))
+    images = tuple(dict.fromkeys(url for url in map(ctx.image, html_images(fragment)) if url))
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return [Block("", images=images, kind="html")] if images else []
