@@ -46,7 +46,7 @@ class XChannel(Channel):
                 return XThread(tuple(tweets), mode, True, tuple(problems))
             problems.append("the hand-written thread could not be used; this is the generated one")
         budget = min(SUMMARY_MAX_TWEETS, settings.x_daily_budget)
-        groups = summary_groups(post, link, budget) if mode == "summary" else full_groups(post, link)
+        groups = summary_groups(post, link, budget) if mode == "summary" else full_groups(post, link, problems)
         # in full mode an image is never dropped: one that finds no room gets a tweet of its own
         tweets, cut_problems = thread_from_groups(groups, words(post.language)["image"] if mode == "full" else "")
         return XThread(tuple(tweets), mode, False, tuple(problems + cut_problems))

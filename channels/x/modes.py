@@ -10,6 +10,8 @@ Every summary tweet is fitted before layout, so one group is one tweet.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from channels.x.hook import body_hook, clean, lead_in, pick_line, usable, used_key
 from channels.x.issue import BACK_MATTER, MAX_ITEM_IMAGES, Unit, issue_items, item_title
 from channels.x.layout import numbering
@@ -155,7 +157,8 @@ def _section_units(blocks: list[Block], used: set[str], title: str) -> list[Unit
             images = tuple(dict.fromkeys(i for b in content for i in b.images))
             found.append((start, Unit(heading, line, "", images)))
     need = SUMMARY_MIN_TWEETS - 1 - len(found)
-    if need > 0 and sum(weighted_length(b.text) for b in blocks) > SUMMARY_MIN_TWEETS * MAX_WEIGHTED:
+    enough = SUMMARY_MIN_TWEETS * MAX_WEIGHTED  # weighing stops there: a 600 KB paragraph costs no more
+    if need > 0 and sum(weighted_length(b.text[:enough]) for b in blocks) > enough:
         opening = [(i, sentences(b.text)) for i, b in enumerate(blocks) if b.kind == "text" and not b.lead]
         spare = [(i, line) for i, said in opening if said and usable(said[0], title) and used_key(said[0]) not in taken
                  for line in [pick_line([blocks[i]], taken, title)] if line]  # a paragraph's opening sentence(s)
@@ -166,9 +169,26 @@ def _section_units(blocks: list[Block], used: set[str], title: str) -> list[Unit
     return [unit for _, unit in sorted(found, key=lambda pair: pair[0])]
 
 
-def full_groups(post: Post, link: str) -> list[list[Block]]:
-    """The whole article as one group: title, then every block of the body."""
-    groups = [_hook_blocks(post, "", link) + article_blocks(post)]
+# A full thread lays out at most this much text (~100 posts); a longer article is cut there with a
+# problem saying so: nobody posts a 2,000-post thread, and laying it out would take minutes.
+FULL_MODE_MAX_CHARS = 100 * MAX_WEIGHTED
+
+
+def full_groups(post: Post, link: str, problems: list[str] | None = None) -> list[list[Block]]:
+    """The whole article as one group: title, then every block of the body (up to FULL_MODE_MAX_CHARS)."""
+    blocks, room = [], FULL_MODE_MAX_CHARS
+    for block in article_blocks(post):
+        if len(block.text) > room:
+            cut = block.text.rfind(" ", 0, room)
+            if room > MAX_WEIGHTED:  # the part that fits still goes out, ended as a cut sentence is
+                blocks.append(dataclasses.replace(block, text=block.text[:cut if cut > 0 else room].rstrip() + "…"))
+            if problems is not None:
+                problems.append(f"the article is too long for a full thread (over {FULL_MODE_MAX_CHARS:,} "
+                                "characters); the thread stops there: use summary mode")
+            break
+        room -= len(block.text)
+        blocks.append(block)
+    groups = [_hook_blocks(post, "", link) + blocks]
     if link == "last":
         groups[-1] = groups[-1] + [_link_block(post)]
     return groups

@@ -315,10 +315,18 @@ def _furthest_fitting(cuts: _Cuts, start: int, candidates: list[int], fits: Fits
     return candidates[low]
 
 
+# Characters of a text worth weighing when only its beginning can fit one tweet: 280 weighted is at
+# most 280 characters but for links (23 each, whatever their length).
+SHORTEN_WINDOW = 4000
+
+
 def shorten(text: str, fits: Callable[[str], bool]) -> str:
     """`text`, or its longest beginning that fits: whole sentences if one fits, else cut at a clause,
     a space or between CJK characters and ended with ELLIPSIS. "" when not even a word fits."""
     text = text.strip()
+    if len(text) > SHORTEN_WINDOW:  # no tweet holds more: weigh a window, not a 600 KB paragraph
+        cut = text.rfind(" ", 0, SHORTEN_WINDOW)
+        text = text[:cut if cut > SHORTEN_WINDOW // 2 else SHORTEN_WINDOW] + " …"
     if not text or fits(text):
         return text
     cuts = _Cuts(text)
