@@ -144,7 +144,7 @@ def test_every_image_gets_a_pixel_width_from_the_cache_capped_by_its_room(home):
     assert width(found["https://cdn.example.org/t/before.jpg"]) == 544 // 3 - 20  # its column's share
     assert (width(found["https://cdn.example.org/t/after.jpg"]), height(found["https://cdn.example.org/t/after.jpg"])) \
         == (90, 60)
-    assert payload.unsized_images == () and CHANNEL.checks(payload, settings) == []
+    assert payload.unsized_images == () and CHANNEL.checks(payload, settings) == [] == CHANNEL.notes(payload, settings)
     assert "max-width:100%" in harbour and "height:auto" in harbour  # other clients still shrink on phones
 
 
@@ -164,7 +164,8 @@ def test_images_of_unknown_size_are_named_in_one_check_line(home):
     settings = make_settings(home)
     payload = render(LINK_LIST, settings)
     assert len(payload.unsized_images) == 20 and all(width(t) == 544 for t in images(payload.html).values())
-    lines = [p for p in CHANNEL.checks(payload, settings) if "no known pixel size" in p]
+    lines = [p for p in CHANNEL.notes(payload, settings) if "no known pixel size" in p]
+    assert not [p for p in CHANNEL.checks(payload, settings) if "pixel size" in p]  # advice, never blocking
     assert len(lines) == 1
     assert lines[0].startswith("20 images have no known pixel size, so Outlook for Windows")
     assert "'https://shots.example.cn/1.png'" in lines[0] and "and 17 more" in lines[0]
@@ -287,7 +288,7 @@ def test_learn_image_sizes_measures_through_the_one_image_fetcher(home):
 def test_webp_and_svg_images_are_named_for_outlook(home):
     settings = make_settings(home, {"https://cdn.example.org/pic.webp": [10, 10],
                                     "https://cdn.example.org/logo.svg": [10, 10]})
-    problems = CHANNEL.checks(render(FORMATS, settings), settings)
+    problems = CHANNEL.notes(render(FORMATS, settings), settings)
     outlook = [p for p in problems if "Outlook for Windows does not show" in p]
     assert len(outlook) == 4, problems
     assert any("'https://cdn.example.org/pic.webp' is WebP" in p for p in outlook)
