@@ -68,6 +68,9 @@ def settle_leftovers(ledger: Ledger, entries: Iterable[LedgerEntry], journal: Jo
     return uncertain, found_sent
 
 
+BUSY_RECHECK_SECONDS = 5.0
+
+
 def _batch_receipt(ledger: Ledger, parts: Sequence[str], leftovers: Sequence[str]) -> Receipt:
     """Where the batch stands now, read back from the ledger (other workers' results included)."""
     entries = _entries_for(ledger, parts)
@@ -80,9 +83,11 @@ def _batch_receipt(ledger: Ledger, parts: Sequence[str], leftovers: Sequence[str
     detail = _receipt_detail(kinds, total, leftovers)
     busy = kinds.get("busy", [])
     if busy or kinds.get("to retry"):
-        # A part another worker holds is settled by it, or turns stale (then uncertain) in time.
+        # A part another worker holds is settled by it (usually within seconds: look again soon), or
+        # its claim turns stale and is settled from the journal; never later than that.
         youngest = max((entry.updated_at for entry in busy), default=None)
-        retry_after = (max(1.0, STALE_SENDING_SECONDS - (utcnow() - youngest).total_seconds())
+        retry_after = (min(BUSY_RECHECK_SECONDS,
+                           max(1.0, STALE_SENDING_SECONDS - (utcnow() - youngest).total_seconds()))
                        if youngest else None)
         raise TransientError(detail, retry_after)
     if sent == total:
