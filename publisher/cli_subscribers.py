@@ -106,20 +106,29 @@ def import_(file: Path = typer.Argument(..., help="CSV with a header: email[,nam
 def list_(
     status: Optional[str] = typer.Option(None, "--status", help=f"One of: {', '.join(SUBSCRIBER_STATUSES)}."),
     search: Optional[str] = typer.Option(None, "--search", help="Text in the address or name."),
-    limit: int = typer.Option(100, "--limit", min=1),
-    offset: int = typer.Option(0, "--offset", min=0),
+    limit: int = typer.Option(100, "--limit", min=1, max=1_000_000, help="At most this many (see --all)."),
+    offset: int = typer.Option(0, "--offset", min=0, max=10**12),
+    show_all: bool = typer.Option(False, "--all", help="Every matching subscriber, however many."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """List subscribers in the order they were added."""
-    found = _open().list(status=status, search=search, limit=limit, offset=offset)
+    """List subscribers in the order they were added; says "showing N of M" when there are more."""
+    book = _open()
+    total = book.matching(status, search)
+    found = book.list(status=status, search=search, limit=max(total, 1) if show_all else limit, offset=offset)
+    note = (f"showing {len(found)} of {total} (from {offset + 1}); --all or --limit/--offset for the rest"
+            if len(found) < total else "")
     if as_json:
         typer.echo(json.dumps([_as_dict(s) for s in found], ensure_ascii=False, indent=2))
+        if note:
+            typer.echo(note, err=True)
         return
     table = Table("id", "email", "name", "status", "added")
     for subscriber in found:
         table.add_row(str(subscriber.id), escape(subscriber.email), escape(subscriber.name), subscriber.status,
                       subscriber.created_at.strftime("%Y-%m-%d %H:%M"))
     _console().print(table)
+    if note:
+        _console().print(note)
 
 
 @app.command()

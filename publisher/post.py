@@ -206,15 +206,21 @@ def _language_field(meta: dict, name: str) -> str | None:
     return None
 
 
+MAX_SLUG_CHARS = 120  # a file and folder name on every file system, and the store's slug column
+
+
 def _slug_field(meta: dict, name: str, default_slug: str) -> tuple[str, str | None]:
     """(slug, site path): `/blog/2026/issue-7/` is slug issue-7 at that path."""
     raw = _text_field(meta, "slug", name)
     if raw is None:
-        return slugify(default_slug), None
+        return slugify(default_slug)[:MAX_SLUG_CHARS].rstrip("-") or "post", None
     segments = [s for s in raw.split("/") if s.strip()]
     slug = _slug_text(re.sub(r"\.(?:html?|md)$", "", segments[-1])) if segments else ""
     if not slug:
         raise PostError(f"{name}, field 'slug'", f"expected letters, digits and dashes, got {raw!r}")
+    if len(slug) > MAX_SLUG_CHARS:
+        raise PostError(f"{name}, field 'slug'", f"is {len(slug)} characters; at most {MAX_SLUG_CHARS} (it names "
+                        "the post's URL, its outbox folder and its publication)")
     return slug, ("/" + raw.lstrip("/")).replace(" ", "-") if "/" in raw else None
 
 

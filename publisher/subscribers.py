@@ -268,7 +268,18 @@ class Subscribers:
     def list(self, status: str | None = None, search: str | None = None, limit: int = 100,
              offset: int = 0) -> list[Subscriber]:
         """Subscribers in id order, optionally of one status and matching `search` in email or name."""
-        query = select(Subscriber).order_by(Subscriber.id).limit(limit).offset(offset)
+        query = self._filtered(select(Subscriber), status, search).order_by(Subscriber.id).limit(limit).offset(offset)
+        with self.store.read_session() as session:
+            return [*session.scalars(query)]
+
+    def matching(self, status: str | None = None, search: str | None = None) -> int:
+        """How many subscribers `list` would show across all its pages."""
+        query = self._filtered(select(func.count()).select_from(Subscriber), status, search)
+        with self.store.read_session() as session:
+            return int(session.scalar(query) or 0)
+
+    @staticmethod
+    def _filtered(query, status: str | None, search: str | None):
         if status is not None:
             if status not in SUBSCRIBER_STATUSES:
                 raise InputError("--status", f"unknown status {status!r}; expected one of "
@@ -278,8 +289,7 @@ class Subscribers:
             pattern = "%" + search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             query = query.where(or_(Subscriber.email.like(pattern, escape="\\"),
                                     func.lower(Subscriber.name).like(pattern, escape="\\")))
-        with self.store.read_session() as session:
-            return [*session.scalars(query)]
+        return query
 
     def count(self) -> dict[str, int]:
         """Subscribers per status; every status is present."""

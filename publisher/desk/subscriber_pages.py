@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
-from sqlalchemy import func, or_, select
 
 from publisher.desk.blueprint import _app_parts, desk
 from publisher.desk.limits import IMPORT_BYTES, IMPORT_ROWS, Pages, too_large_text
 from publisher.errors import InputError
-from publisher.models import Subscriber
 from publisher.store import SUBSCRIBER_STATUSES
 
 SUBSCRIBERS_PER_PAGE = 50
@@ -38,17 +36,7 @@ def subscriber_list() -> str:
 
 def _matching(status: str | None, search: str) -> int:
     """How many subscribers the list shows across its pages (Subscribers.list's filter)."""
-    subscribers = _app_parts()[2]
-    if not search:
-        counts = subscribers.count()
-        return counts[status] if status else sum(counts.values())
-    pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    query = select(func.count()).select_from(Subscriber).where(or_(
-        Subscriber.email.like(pattern, escape="\\"), func.lower(Subscriber.name).like(pattern, escape="\\")))
-    if status:
-        query = query.where(Subscriber.status == status)
-    with subscribers.store.read_session() as session:
-        return int(session.scalar(query) or 0)
+    return _app_parts()[2].matching(status or None, search or None)
 
 
 def _subscribers_page(report: dict | None = None, error: str = "", status_code: int = 200) -> Any:
