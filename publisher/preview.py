@@ -48,9 +48,9 @@ def channel_views(rendered: Rendered) -> dict:
     name, its keys also at the top level): shared by index.html and the web desk."""
     views = {name: CHANNELS[name].preview_view(p) for name, p in rendered.payloads.items()}
     merged = {key: value for view in views.values() for key, value in view.items()}
-    shown = {name: [*found, *(f"note: {note}" for note in rendered.notes.get(name, []))]
-             for name, found in rendered.problems.items()}
-    return {**merged, **views, "post": rendered.post, "problems": shown, "lang": rendered.post.language}
+    notes = {name: rendered.notes.get(name, []) for name in rendered.problems}
+    return {**merged, **views, "post": rendered.post, "problems": rendered.problems, "notes": notes,
+            "lang": rendered.post.language}
 
 
 def preview_page(rendered: Rendered) -> str:
