@@ -461,7 +461,7 @@ def build_messages(settings, post_path: str, batches: list[range]) -> list[list[
     name and signed unsubscribe URL)."""
     import datetime as dt
 
-    from channels.email import CHANNEL
+    from channels.email.channel import CHANNEL
     from publisher import subscribers
     from publisher.post import load_post
     from publisher.store import Subscriber
@@ -485,7 +485,7 @@ def bare_sender(env: dict[str, str], post_path: str, batches: list[range], ready
     """One limit process: build its messages, wait for the start, then one connection per batch
     and a plain sendmail per message."""
     os.environ.update(env)
-    from channels.email import _address_of
+    from channels.email.message import _address_of
     from publisher.config import load_settings
 
     settings = load_settings()

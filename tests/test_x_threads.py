@@ -3,7 +3,6 @@ sentence ends, one tweet per item of an issue, full mode's cuts and quotes. Fixt
 these tests (English, Chinese, Japanese; Jekyll, Hugo, Pelican, Docusaurus front matter)."""
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -12,7 +11,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-import channels.x as x_package
 from channels.x.channel import CHANNEL
 from channels.x.layout import numbering
 from channels.x.limits import MAX_MEDIA, MAX_WEIGHTED
@@ -308,11 +306,12 @@ def test_table_links_and_images_are_kept_in_full_mode():
 
 # --- 6. what stays -------------------------------------------------------------------------------
 
-def test_public_names_stay_importable():
-    for name in x_package._MOVED:
-        if x_package._MOVED[name] in ("client", "deliver", "errors"):
-            continue  # the delivery side, not this renderer's
-        assert getattr(x_package, name) is getattr(importlib.import_module(f"channels.x.{x_package._MOVED[name]}"), name)
+def test_the_package_loads_the_render_side_only():
+    import subprocess
+    import sys
+
+    code = "import sys, channels.x; print(sorted(m for m in ('tweepy', 'requests') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
 
 
 def test_hand_written_thread_is_kept():

@@ -20,45 +20,13 @@ Delivery side (imported only by EmailChannel.send_batch):
   receipt.py   the batch read back from the ledger: entries, stale leftovers, the Receipt
   deliver.py   send_batch (claim, send with per-message journal marks, settle per group)
 
-Names the single module `channels/email.py` used to hold stay importable from `channels.email`,
-loaded on first use (PEP 562), so importing this package never pulls in the delivery side.
+Importing this package loads the render side only; import submodules by their names.
 
 This package never shadows the standard library's `email`: every import here is absolute, so
 `from email import policy` inside it is the stdlib's.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from channels.email.channel import CHANNEL, EmailChannel
 
 __all__ = ["CHANNEL", "EmailChannel"]
-
-_HOMES = {
-    "limits": ("CRLF", "DETAIL_EXAMPLES", "ENCODED_WORD_BYTES", "ENTRY_READ_CHUNK", "GMAIL_CLIP_BYTES",
-               "MAX_ADDRESS_CHARS", "MAX_ASCII_NAME_CHARS", "MAX_LINE_OCTETS", "MAX_SUBJECT_CHARS", "PART_PREFIX",
-               "PREHEADER_MAX_CHARS", "PREHEADER_PADDING", "RECONNECTS_PER_BATCH", "SETTLE_EVERY",
-               "SMTP_CONNECT_TIMEOUT", "SMTP_POLICY", "SMTP_READ_TIMEOUT", "STALE_SENDING_SECONDS", "TEXT_WIDTH"),
-    "message": ("EXAMPLE_DATE", "EXAMPLE_EMAIL", "EXAMPLE_NAME", "EmailPayload", "HTML_SLOTS", "RESERVED",
-                "TEXT_SLOTS", "TO_EMAIL", "UNSUBSCRIBE_URL", "_address_of"),
-    "subject": ("LABELS",),
-    "parts": ("Recipient", "address_parts", "content_sha256", "mailing_parts", "recipient_part"),
-    "errors": ("BOUNCE_CODES", "CONNECT_FAILURES", "REFUSED", "REPLY_OUTCOMES", "RESEND", "RETRY",
-               "SENDMAIL_STAGES", "SENT", "STOP_FAIL", "STOP_RETRY", "UNCERTAIN"),
-    "deliver": ("send_batch",),
-}
-_MOVED = {name: module for module, names in _HOMES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_MOVED})

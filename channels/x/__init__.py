@@ -29,51 +29,10 @@ after a crash or an uncertain answer.
   errors.py        XFailure, the error table (failure -> outcome), retry_after_of, scrub
   deliver.py       ThreadRun, send_thread: plan, claim, post, settle, reconcile (find_own_post), receipt
 
-Names the single module `channels/x.py` used to hold stay importable from `channels.x`, loaded on
-first use (PEP 562), so importing this package never pulls in the delivery side.
+Importing this package loads the render side only; import submodules by their names.
 """
 from __future__ import annotations
-
-import importlib
-from typing import Any
 
 from channels.x.channel import CHANNEL, XChannel
 
 __all__ = ["CHANNEL", "XChannel"]
-
-_HOMES = {
-    "limits": ("CONNECT_TIMEOUT", "CREDENTIAL_VARIABLES", "LINE_SEP", "LINK_POSITIONS", "MAX_MEDIA", "MAX_WEIGHTED",
-               "MEDIA_UPLOAD_API", "MEDIA_UPLOAD_APIS", "MODES", "PARAGRAPH_SEP", "READ_TIMEOUT",
-               "SECTION_TEASER_WEIGHT", "TWITTER_TEXT_V3"),
-    "payload": ("Tweet", "XThread"),
-    "text": ("Block", "article_blocks"),
-    "split": ("ESTIMATE_CEILING", "FORCED_LEVELS", "Fits", "LEVELS", "sentences", "split_text", "weighted_length"),
-    "layout": ("HEADING_KINDS", "numbering", "thread_from_groups"),
-    "modes": ("full_groups", "link_line", "summary_groups"),
-    "front_matter": ("hand_written_tweets",),
-    "parts": ("MediaStep", "TweetStep", "ledger_parts", "thread_steps"),
-    "channel": ("is_configured",),
-    "client": ("BaseUrlAdapter", "MEDIA_UPLOADERS", "MediaUploader", "TIMELINE_FIELDS", "TIMELINE_MAX_PAGES",
-               "TIMELINE_PAGE_SIZE", "UPLOAD_FORMATS", "V1MediaUploader", "V2MediaUploader", "XAccount", "XApi",
-               "X_API_HOSTS", "X_UPLOAD_HOSTS", "comparable_text", "credentials", "media_category", "replied_to",
-               "route_x_hosts", "upload_file"),
-    "errors": ("CREDENTIALS", "DUPLICATE", "DUPLICATE_MARK", "ERROR_TABLE", "ErrorRule", "PERMANENT", "TRANSIENT",
-               "UNCERTAIN", "XFailure", "classify_failure", "failure_of", "failure_text", "retry_after_of", "scrub"),
-    "deliver": ("CLOCK_SKEW", "MEDIA_REUSE_MAX_AGE", "TWEET_URL", "ThreadRun", "adopt_duplicate",
-                "credentials_refused", "earliest_own_post", "find_own_post", "finish_tweet", "media_id_for",
-                "post_tweet", "send_thread", "sent_tweet_id"),
-}
-_MOVED = {name: module for module, names in _HOMES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_MOVED})
