@@ -31,9 +31,3 @@ class PermanentError(DeliveryError):
 class UncertainError(DeliveryError):
     pass
 
-
-def same_kind(exc: DeliveryError, message: str) -> DeliveryError:
-    """`exc` again with another message, keeping its kind and retry-after."""
-    if isinstance(exc, TransientError):
-        return TransientError(message, exc.retry_after)
-    return type(exc)(message)

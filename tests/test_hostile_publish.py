@@ -10,16 +10,10 @@ import json
 import pytest
 import requests
 
-from publisher.sandbox.run import start_sandbox
 from tests.conftest import ROOT, run_cli
+from tests.test_publish_e2e import sandbox  # noqa: F401 (the module's stand-ins, shared)
 
 INJECTED = "=?utf-8?q?Hi=0D=0ABcc:_victim@evil.example?="
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with start_sandbox() as running:
-        yield running
 
 
 @pytest.fixture
