@@ -2,7 +2,8 @@
 stand-ins failing 30% of every call (reads included; half of X's 503s come after the post was
 accepted), and one email worker's whole process group SIGKILLed when a third of the mailing is
 out, a fresh worker started. Every channel ends sent; every subscriber has exactly one email,
-except at most one per SMTP connection the kill cut, which `status --json` lists as uncertain;
+except at most one per SMTP connection the kill cut, which `status --json` lists as uncertain
+(with any whose final "." the server took just before the kill);
 the thread is one complete chain; one WeChat draft."""
 from __future__ import annotations
 
@@ -95,12 +96,16 @@ def test_ten_thousand_subscribers_thirty_percent_faults_and_a_killed_worker(sand
     assert len(recipients) == len(set(recipients)), "a subscriber got two emails"
     missing = {f"reader{i:05d}@example.com" for i in range(SUBSCRIBERS)} - set(recipients)
     assert len(missing) <= EMAIL_CONCURRENCY, f"{len(missing)} subscribers got nothing"
-    assert set(channels["email"]["uncertain"]) == missing
-    if missing:
+    # The kill can fall between the final "." reaching the server and its 250 being journaled:
+    # that email arrived but nobody can know it, so it is uncertain too. Every missing one is.
+    uncertain = set(channels["email"]["uncertain"])
+    assert missing <= uncertain
+    assert len(uncertain) <= EMAIL_CONCURRENCY, f"{len(uncertain)} uncertain"
+    if uncertain:
         assert "--resolve sent|resend" in channels["email"]["settle_with"]
     assert {name: channels[name]["state"] for name in ("x", "telegram", "wechat")} == dict.fromkeys(
         ("x", "telegram", "wechat"), "sent"), result.stdout[-3000:]
-    assert channels["email"]["state"] == ("sent" if not missing else "partial")
+    assert channels["email"]["state"] == ("sent" if not uncertain else "partial")
 
     expected = preview_of(tmp_path)
     tweets = got["x"]
