@@ -141,6 +141,11 @@ class Channel(ABC):
         """What pressing publish would send here: a count and a phrase."""
         return PlanSummary(1, "one post")
 
+    def complete_state(self, parts: Sequence[str]) -> str:
+        """The delivery's word once every one of its ledger `parts` is sent: "sent", or "drafted"
+        where the platform holds only a draft that a person still publishes."""
+        return "sent"
+
     def configured(self, settings: Settings) -> bool:
         """True when credentials for the live (or sandbox) platform are set; else the outbox is used."""
         return False

@@ -16,7 +16,7 @@ from publisher.terminal import safe as escape
 out = Console()
 EXAMPLE_SUBSCRIBERS = Path(__file__).resolve().parent.parent / "examples" / "subscribers.csv"
 
-STATE_STYLE = {"sent": "green", "partial": "yellow", "failed": "red", "blocked": "red", "uncertain": "magenta",
+STATE_STYLE = {"sent": "green", "drafted": "green", "partial": "yellow", "failed": "red", "blocked": "red", "uncertain": "magenta",
                "outbox": "cyan", "disabled": "dim", "retrying": "yellow", "sending": "blue", "queued": "dim"}
 
 

@@ -33,7 +33,7 @@ class ChannelOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.state in ("sent", "outbox", "disabled", "queued")
+        return self.state in ("sent", "drafted", "outbox", "disabled", "queued")
 
 
 @dataclass
@@ -128,21 +128,24 @@ def settle(job: Job, error: str = "", *, final: bool = True) -> ChannelOutcome:
     remote_ids: list[str] = []
     remote_urls: list[str] = []
     shown_total, shown_sent = total, sent
+    complete = "sent"
     if not isinstance(job.channel, BatchedChannel):
         # People count what the channel sends (tweets, messages, the article), not its steps
         # (image uploads): the CLI, status and the desk say the same numbers.
-        counted = [e for e in ledger.entries() if job.channel.describe_part(e.part, total).counted]
+        entries = ledger.entries()
+        complete = job.channel.complete_state([e.part for e in entries])
+        counted = [e for e in entries if job.channel.describe_part(e.part, total).counted]
         sent_counted = [e for e in counted if e.state == "sent"]
         shown_total, shown_sent = len(counted), len(sent_counted)
         remote_ids = [e.remote_id for e in sent_counted if e.remote_id]
         remote_urls = [e.remote_url for e in sent_counted if e.remote_url]
     if sent == total:
-        state = "sent"
+        state = complete
     elif not final:
         state = "sending"
     else:
         state = "partial" if sent else "failed"
-    detail = "" if state == "sent" else error or ", ".join(
+    detail = "" if sent == total else error or ", ".join(
         f"{n} {s}" for s, n in sorted(counts.items()) if s != "sent" and n)
     job.store.set_delivery_state(job.publication_id, job.name, state, error=detail or None,
                                  total_parts=shown_total, sent_parts=shown_sent, failed_parts=shown_total - shown_sent,

@@ -8,7 +8,7 @@ from typing import Sequence
 from channels.registry import CHANNELS
 from publisher.config import Settings
 from publisher.publish import Pressed, blocking_problems
-from publisher.rounds import delivery_state
+from publisher.rounds import nothing_left
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,9 @@ def press_plan(pressed: Pressed, settings: Settings, only: Sequence[str] = (), *
         title = channel.title or name
         if not post.channel_enabled(name):
             lines.append(PlanLine(name, "disabled", f"{title}: turned off in the post"))
-        elif delivery_state(pressed.store, pressed.round_of(name), name) == "sent":
-            lines.append(PlanLine(name, "skipped", f"{title}: already sent; nothing is sent again"))
+        elif done := nothing_left(pressed.store, pressed.round_of(name), channel, pressed.rendered.payloads[name],
+                                  settings):
+            lines.append(PlanLine(name, "skipped", f"{title}: already {done}; nothing is sent again"))
         elif name in blocked and not force:
             lines.append(PlanLine(name, "blocked", f"{title}: blocked: {'; '.join(blocked[name])}"))
         elif not channel.configured(settings):

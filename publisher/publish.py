@@ -27,7 +27,8 @@ from publisher.outbox import write_outbox
 from publisher.post import Post, load_post
 from publisher.preview import Rendered, render_all
 from publisher.retry import RetryPolicy
-from publisher.rounds import delivery_state, round_publication
+from publisher.rounds import delivery_state, nothing_left, round_publication
+from publisher.states import DELIVERY_COMPLETE_STATES, DELIVERY_FINISHED_STATES
 from publisher.store import Store
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ def blocking_problems(pressed: Pressed, settings: Settings, only: Sequence[str] 
     for name, channel in CHANNELS.items():
         if (only and name not in only) or not post.channel_enabled(name):
             continue
-        if delivery_state(pressed.store, pressed.round_of(name), name) == "sent":
+        if nothing_left(pressed.store, pressed.round_of(name), channel, pressed.rendered.payloads[name], settings):
             continue
         problems = list(pressed.rendered.problems[name])
         if channel.configured(settings):
@@ -186,7 +187,7 @@ def retry_failed(post_path: str | Path, settings: Settings, channels: Sequence[s
         if resolve:
             ledger.settle_uncertain(resolve)
         ledger.reopen_failed()
-        if delivery_state(pressed.store, pressed.round_of(name), name) not in (None, "sent"):
+        if delivery_state(pressed.store, pressed.round_of(name), name) not in (None, *DELIVERY_COMPLETE_STATES):
             pressed.store.reset_pending_tasks(pressed.round_of(name), name)
     return pressed
 
@@ -235,10 +236,11 @@ def gate(channel: Channel, rendered: Rendered, settings: Settings, store: Store,
     missing = channel.missing_settings(settings)
     if missing and not force:
         return ChannelOutcome(name, "blocked", "blocked", detail=f"set {', '.join(missing)} before a live send")
-    delivery = store.delivery(publication_id, name)
-    if delivery.state == "sent":
-        return ChannelOutcome(name, "sent", "skipped", delivery.sent_parts, delivery.total_parts,
-                              "already sent by an earlier press; nothing sent again (use --again to republish)",
+    complete = nothing_left(store, publication_id, channel, rendered.payloads[name], settings)
+    if complete:
+        delivery = store.delivery(publication_id, name)
+        return ChannelOutcome(name, complete, "skipped", delivery.sent_parts, delivery.total_parts,
+                              f"already {complete} by an earlier press; nothing sent again (use --again to republish)",
                               list(delivery.remote_ids or []), list(delivery.remote_urls or []))
     return None
 
@@ -327,7 +329,7 @@ def wait_for(result: PublishResult, settings: Settings, progress: Progress = lam
             counts = Ledger(store, result.round_of(name), name).counts()
             progress(name, counts.get("sent", 0), sum(counts.values()))
             delivery = rows[name]
-            if (delivery.pending_tasks or 0) <= 0 and delivery.state in ("sent", "partial", "failed"):
+            if (delivery.pending_tasks or 0) <= 0 and delivery.state in DELIVERY_FINISHED_STATES:
                 finished[name] = ChannelOutcome(name, delivery.state, "sandbox" if settings.sandbox else "live",
                                                 delivery.sent_parts,
                                                 delivery.total_parts, delivery.last_error or "",

@@ -37,3 +37,16 @@ def delivery_state(store: Store, publication_id: int, channel: str) -> str | Non
     query = select(Delivery.state).where(Delivery.publication_id == publication_id, Delivery.channel == channel)
     with store.read_session() as session:
         return session.scalar(query)
+
+
+def nothing_left(store: Store, publication_id: int, channel, payload, settings) -> str | None:
+    """The delivery's state when a plain press has nothing left to send of `channel` in this round
+    ("sent", or "drafted" while the settings still ask only for a draft); None otherwise. A WeChat
+    article left "drafted" is published by the next press once PUBLISHER_WECHAT_PUBLISH=publish."""
+    from publisher.states import DELIVERY_COMPLETE_STATES
+
+    state = delivery_state(store, publication_id, channel.name)
+    if state not in DELIVERY_COMPLETE_STATES:
+        return None
+    wanted = channel.complete_state([part for part, _ in channel.planned_parts(payload, settings)])
+    return state if state == "sent" or wanted == state else None

@@ -18,6 +18,9 @@ Deliveries (one row per publication and channel):
 - sending:  a worker is sending its parts.
 - retrying: a transient error; another attempt is scheduled.
 - sent:     every part is sent.
+- drafted:  (WeChat in draft mode) every part is sent and the article waits in the account's
+            draft box: nothing more is sent; a person publishes it there, or a press with
+            PUBLISHER_WECHAT_PUBLISH=publish and --again does.
 - partial:  some parts are sent, the others failed or are uncertain.
 - failed:   nothing was sent and the channel gave up (or a permanent error stopped it).
 
@@ -26,9 +29,23 @@ Where a channel went in one press (ChannelOutcome.where):
   credentials); blocked: its checks found problems and the press was not forced; disabled: the post
   turns it off; skipped: an earlier press already sent it.
 
+Schedules (one row per post an editor scheduled: publisher.schedule, pressed by publisher.scheduler):
+- scheduled:   waiting for its due time; `publisher unschedule` or the desk can still cancel it.
+- publishing:  one process claimed it at (or after) the due time and is pressing it now.
+- published:   the press ran; what each channel did is its delivery's state (publisher status).
+- failed:      the press could not start at the due time (the file was gone, it was a draft, or
+               its checks found problems); nothing was sent for it. The row says why.
+- unscheduled: an editor cancelled it before it was due; nothing was sent for it.
+
+Subscribers (SUBSCRIBER_STATUSES):
+- pending:      signed up (the public form or `subscribers add --confirm`) and mailed a link, not
+                confirmed yet: gets no issue, and is deleted once the link expired unconfirmed.
+- active:       receives the newsletter. unsubscribed: asked to stop. bounced: the address refused mail.
+
 Words to avoid: "delivered" (we never know that a mailbox or a follower received anything;
 "sent" means accepted by the platform API), "done"/"ok"/"success" for a state, "pending"
-(say planned or queued), "error" as a state (say failed), "refused" for our own checks (say blocked).
+for a part or a delivery (say planned or queued; it is only a subscriber's status), "error" as a
+state (say failed), "refused" for our own checks (say blocked).
 """
 from __future__ import annotations
 
@@ -48,6 +65,7 @@ class DeliveryState(StrEnum):
     SENDING = "sending"
     RETRYING = "retrying"
     SENT = "sent"
+    DRAFTED = "drafted"
     PARTIAL = "partial"
     FAILED = "failed"
 
@@ -61,7 +79,17 @@ class Where(StrEnum):
     SKIPPED = "skipped"
 
 
+class ScheduleState(StrEnum):
+    SCHEDULED = "scheduled"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    UNSCHEDULED = "unscheduled"
+
+
 LEDGER_STATES = tuple(PartState)
 DELIVERY_STATES = tuple(DeliveryState)
-DELIVERY_FINISHED_STATES = frozenset({DeliveryState.SENT, DeliveryState.PARTIAL, DeliveryState.FAILED})
-SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
+# Nothing of the delivery is left to send: a plain press skips it.
+DELIVERY_COMPLETE_STATES = frozenset({DeliveryState.SENT, DeliveryState.DRAFTED})
+DELIVERY_FINISHED_STATES = DELIVERY_COMPLETE_STATES | {DeliveryState.PARTIAL, DeliveryState.FAILED}
+SUBSCRIBER_STATUSES = ("active", "pending", "unsubscribed", "bounced")

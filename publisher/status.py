@@ -19,12 +19,16 @@ def publication_status(settings: Settings, post_path: Path | None) -> list[dict]
     if not state_exists(settings.db_url):
         return []
     store = Store(settings.db_url)
+    from publisher.test_send_status import TEST_SLUG_PREFIX, with_test_sends
+
+    asked = None
     with store.read_session() as session:
-        query = select(Publication.post_slug).distinct()
+        query = select(Publication.post_slug).distinct().where(Publication.post_slug.not_like(TEST_SLUG_PREFIX + "%"))
         if post_path is not None:
             from publisher.post import load_post
 
-            query = query.where(Publication.post_slug == load_post(post_path, settings).slug)
+            asked = load_post(post_path, settings).slug
+            query = query.where(Publication.post_slug == asked)
         slugs = sorted(session.scalars(query))
     report = []
     for slug in slugs:
@@ -39,7 +43,7 @@ def publication_status(settings: Settings, post_path: Path | None) -> list[dict]
             "channels": [{**_delivery_dict(store, publication.id, delivery, source), "round": publication.generation}
                          for _, (publication, delivery) in sorted(rounds.items())],
         })
-    return report
+    return with_test_sends(report, store, asked, "sandbox" if settings.sandbox else "live")  # apart from the rounds
 
 
 def state_exists(db_url: str) -> bool:
@@ -84,9 +88,14 @@ def uncertain_parts(ledger: Ledger, counts: dict[str, int], source: str) -> dict
 
 def status_tables(report: list[dict]) -> list[Table]:
     from publisher.cli_publish import STATE_STYLE
+    from publisher.test_send_status import table_of_test_sends
 
     tables = []
     for pub in report:
+        tests = [t for t in [table_of_test_sends(pub)] if t is not None]
+        if not pub["channels"]:  # only ever test-sent
+            tables.extend(tests)
+            continue
         table = Table(title=escape(f"{pub['title']} ({pub['slug']}, {pub['where']})"))
         for column in ("channel", "state", "attempts", "parts", "remote", "last error", "time"):
             table.add_column(column, overflow="fold")
@@ -105,6 +114,7 @@ def status_tables(report: list[dict]) -> list[Table]:
             table.add_row(ch["channel"], f"[{style}]{ch['state']}[/]", str(ch["attempts"]), parts,
                           escape(remote), escape(error), took)
         tables.append(table)
+        tables.extend(tests)
     return tables
 
 
@@ -116,7 +126,7 @@ def status_tables(report: list[dict]) -> list[Table]:
 # uncertain parts, because those need a person (or a reconciliation) before anything else happens.
 # Channels without a delivery row: "outbox" (no credentials), "disabled" (the post turns it off),
 # "not published" (never pressed) or "queued" (pressed; no worker has reached the channel yet).
-DESK_STATES = ("not published", "queued", "sending", "sent", "partial", "failed", "uncertain", "outbox",
+DESK_STATES = ("not published", "queued", "sending", "sent", "drafted", "partial", "failed", "uncertain", "outbox",
                "disabled")
 DESK_ACTIVE_STATES = frozenset({"queued", "sending"})
 # A delivery with more parts than this (an email list) shows its counts and unfinished parts only.

@@ -31,7 +31,7 @@ from publisher.models import (  # noqa: F401
 
 DEFAULT_DB_URL = "sqlite:///publisher.db"
 
-from publisher.states import DELIVERY_FINISHED_STATES, DELIVERY_STATES, LEDGER_STATES, SUBSCRIBER_STATUSES  # noqa: E402,F401
+from publisher.states import DELIVERY_COMPLETE_STATES, DELIVERY_FINISHED_STATES, DELIVERY_STATES, LEDGER_STATES, SUBSCRIBER_STATUSES  # noqa: E402,F401
 
 # How long a SQLite writer waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -281,7 +281,7 @@ class Store:
         """Move a delivery to `state`, keeping its timestamps and attempt count right.
 
         Entering "sending" counts an attempt and sets started_at (first time only); sent,
-        partial and failed set finished_at; "sent" clears the last error.
+        drafted, partial and failed set finished_at; "sent" and "drafted" clear the last error.
         """
         if state not in DELIVERY_STATES:
             raise ValueError(f"unknown delivery state {state!r}; expected one of {DELIVERY_STATES}")
@@ -295,7 +295,7 @@ class Store:
             row.finished_at = now if state in DELIVERY_FINISHED_STATES else None
             if error is not None:
                 row.last_error = clip_error(error)
-            elif state == "sent":
+            elif state in DELIVERY_COMPLETE_STATES:
                 row.last_error = None
             row.state = state
             for name, value in (("total_parts", total_parts), ("sent_parts", sent_parts),

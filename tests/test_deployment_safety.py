@@ -65,8 +65,8 @@ def test_sandbox_then_live_then_another_folder_then_a_new_email_round(sandbox, h
     assert after["email"] == 2 * ACTIVE
     assert {k: after[k] for k in ("x", "telegram", "wechat")} == {k: once[k] for k in ("x", "telegram", "wechat")}
     status = json.loads(run_cli("status", str(SAMPLE), "--json", env=home, cwd=second).stdout)
-    assert {c["channel"]: c["state"] for c in status[0]["channels"]} == dict.fromkeys(
-        ("email", "telegram", "wechat", "x"), "sent")
+    assert {c["channel"]: c["state"] for c in status[0]["channels"]} == {
+        "email": "sent", "telegram": "sent", "x": "sent", "wechat": "drafted"}  # a draft until published
 
 
 def test_a_blocked_channel_stops_the_whole_press_until_ready_only(sandbox, home, tmp_path):
@@ -144,3 +144,29 @@ def test_two_simultaneous_again_presses_make_one_round(sandbox, home):
     # the posts already there (duplicate content) instead of posting them again.
     assert {k: again[k] for k in ("email", "telegram", "wechat")} == {k: before[k] for k in ("email", "telegram", "wechat")}
     assert again["x"] == 0
+
+
+def test_a_wechat_draft_reads_drafted_until_a_publish_press_publishes_that_draft(sandbox, home):
+    wechat = sandbox.servers["wechat"].url
+    drafted = run_cli("publish", str(SAMPLE), "--yes", env=home)
+    assert drafted.returncode == 0, drafted.stdout + drafted.stderr
+    assert "drafted" in drafted.stdout
+    status = json.loads(run_cli("status", str(SAMPLE), "--json", env=home).stdout)
+    assert {c["channel"]: c["state"] for c in status[0]["channels"]}["wechat"] == "drafted"
+    assert requests.get(f"{wechat}/_sandbox/published", timeout=10).json()["published"] == []
+
+    again = run_cli("publish", str(SAMPLE), "--yes", env=home)
+    assert again.returncode == 0 and "already drafted" in again.stdout
+    before = counts(sandbox)
+
+    publishing = {**home, "PUBLISHER_WECHAT_PUBLISH": "publish"}
+    published = run_cli("publish", str(SAMPLE), "--yes", env=publishing)
+    assert published.returncode == 0, published.stdout + published.stderr
+    status = json.loads(run_cli("status", str(SAMPLE), "--json", env=publishing).stdout)
+    assert {c["channel"]: c["state"] for c in status[0]["channels"]} == dict.fromkeys(
+        ("email", "telegram", "wechat", "x"), "sent")
+    after = counts(sandbox)
+    assert {k: after[k] for k in ("email", "x", "telegram")} == {k: before[k] for k in ("email", "x", "telegram")}
+    # The draft left the draft box as the one published article: no second draft was added.
+    assert after["wechat"] == 0
+    assert len(requests.get(f"{wechat}/_sandbox/published", timeout=10).json()["published"]) == 1

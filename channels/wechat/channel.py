@@ -3,6 +3,7 @@ deliver.py and is imported only when something is sent."""
 from __future__ import annotations
 
 import json
+from typing import Sequence
 
 from markupsafe import Markup
 
@@ -13,6 +14,7 @@ from channels.wechat.limits import CONTENT_CHAR_LIMIT
 from channels.wechat.parts import describe_part, planned_parts
 from publisher.config import Settings
 from publisher.post import Post
+from publisher.utm import link_tagger
 from templates import environment
 
 
@@ -77,6 +79,9 @@ class WechatChannel(Channel):
         then = "published" if settings.wechat_publish == "publish" else "left in the draft box to publish by hand"
         return PlanSummary(1, f"one article, {then}")
 
+    def complete_state(self, parts: Sequence[str]) -> str:
+        return "sent" if "publish" in parts else "drafted"
+
     def send(self, payload: WechatArticle, ctx: SendContext) -> Receipt:
         # The delivery side (requests, PIL, the store) is imported only when something is sent.
         from channels.wechat.deliver import DEFAULT_TIMEOUTS, send_article
@@ -84,7 +89,7 @@ class WechatChannel(Channel):
         return send_article(payload, ctx, timeouts=ctx.settings.timeouts(self.timeouts or DEFAULT_TIMEOUTS))
 
     def render(self, post: Post, settings: Settings) -> WechatArticle:
-        return render_article(post)
+        return render_article(post, link_tagger(post, settings, self.name))
 
     def checks(self, payload: WechatArticle, settings: Settings) -> list[str]:
         return article_problems(payload)

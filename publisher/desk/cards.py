@@ -120,11 +120,11 @@ def overall_state(cards: list[dict], publication: Publication | None) -> str:
         return "sending"
     if "uncertain" in words:
         return "uncertain"
-    if all(w in ("sent", "outbox") for w in words):
-        return "sent"
-    if "blocked" in words and all(w in ("sent", "outbox", "blocked") for w in words):
+    if all(w in ("sent", "drafted", "outbox") for w in words):
+        return "drafted" if "drafted" in words else "sent"
+    if "blocked" in words and all(w in ("sent", "drafted", "outbox", "blocked") for w in words):
         return "blocked"
-    if any(w in ("sent", "partial") for w in words) or any(c["sent"] for c in cards):
+    if any(w in ("sent", "drafted", "partial") for w in words) or any(c["sent"] for c in cards):
         return "partial"
     return "failed"
 
@@ -152,6 +152,8 @@ def _summary(overall: str, cards: list[dict], changed: bool) -> str:
                          "Confirm sends every channel once.",
         "sending": "Publishing… pressing again joins this press; nothing is sent twice.",
         "sent": "Every channel is sent. Pressing Publish again sends nothing new.",
+        "drafted": "Every channel is sent; the WeChat article waits in the account's draft box: publish it "
+                   "there. Pressing Publish again sends nothing new.",
         "partial": "Some parts were not sent: retry them below (what was sent is never sent again).",
         "failed": "Nothing was sent: read the platform's message below, fix the cause, and retry.",
         "uncertain": "Some parts may or may not have reached the platform: settle them below before anything is resent.",

@@ -42,7 +42,7 @@ def press(entry: ShelfEntry, done_message: str | None = None, *, ready_only: boo
                       "Publish and choose “Publish the ready channels”.", problems=exc.problems)
     except InputError as exc:
         return answer(422, f"{exc.where}: {exc.what}")
-    nothing_new = before["state"] == "sent"
+    nothing_new = before["state"] in ("sent", "drafted")
     if done_message is None:
         done_message = ("Nothing new to send: every channel was already sent." if nothing_new
                         else "Publishing: each channel's status updates below.")
