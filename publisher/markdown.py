@@ -1,4 +1,5 @@
-"""The one parse of a post body (markdown-it-py: CommonMark + tables + strikethrough).
+"""The one parse of a post body (markdown-it-py: CommonMark + tables + strikethrough, and the
+footnotes, task lists, definition lists, bare URLs and admonitions of markdown_plugins.py).
 
 Raw HTML is sanitized here, once, so no channel ever sees script, style, iframe or on* handlers.
 Renderers walk the returned `SyntaxTreeNode`; helpers below give them plain text and links.
@@ -7,11 +8,14 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
+
+from publisher.markdown_plugins import use_plugins
 
 # Tags whose content is dropped with them (not merely unwrapped).
 DROPPED_WITH_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "noscript", "template"})
@@ -19,8 +23,15 @@ ALLOWED_TAGS = frozenset(nh3.ALLOWED_TAGS) - DROPPED_WITH_CONTENT
 _TAG = re.compile(r"^<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9-]*)")
 
 
+_PARSERS = threading.local()  # one parser per thread: linkify's matcher keeps state between calls
+
+
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": True, "linkify": False}).enable(["table", "strikethrough"])
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = use_plugins(MarkdownIt("commonmark", {"html": True, "linkify": True}).enable(["table", "strikethrough"]))
+        _PARSERS.parser = parser
+    return parser
 
 
 def sanitize_html(fragment: str) -> str:

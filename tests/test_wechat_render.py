@@ -386,7 +386,8 @@ def test_tables_blockquotes_and_raw_html_are_styled_inline():
 def test_chinese_post_references_and_digest():
     article, post = render(CHINESE_POST)
     audit = assert_wechat_safe(article, post, "引用链接")
-    assert audit.references("引用链接") == {"https://openai.com/blog": (1, "官方博客")}
+    # the bare URL is a link too (linkify), referenced after the written one
+    assert audit.references("引用链接") == {"https://openai.com/blog": (1, "官方博客"), "https://example.com/plain": (2, "")}
     assert len(article.digest) <= DIGEST_LIMIT and article.digest.endswith("…")
     joined = "；".join(post.summary)
     head = article.digest[:-1]

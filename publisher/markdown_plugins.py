@@ -1,0 +1,197 @@
+"""Markdown beyond CommonMark that newsletters are written in, parsed once (mdit-py-plugins and
+markdown-it's linkify) and handed to the channels in forms they already render, so no channel
+loses the text of a construct it has no special handling for:
+
+- footnotes `[^1]`: a reference becomes `<sup>[1]</sup>` (plain "[1]" where a channel has no
+  superscript), the notes a rule and a tight numbered list at the end; a note never referenced is
+  kept after the referenced ones instead of vanishing;
+- task lists `- [ ]` / `- [x]`: ☐ / ☑ in the item's text (the item is marked `task-list-item`);
+- definition lists (`Term` then `: definition`): dl/dt/dd, each term's text in a paragraph of its own;
+- bare URLs (`https://…`, `www.…`, `name@host`): links. A name that only looks like a domain
+  (`README.md`, `setup.py`) stays text, and a link ends before CJK punctuation (`https://a.b/x，见`);
+- Docusaurus admonitions `:::note Title` … `:::` (also `:::tip[Title]`, and any `:::word`): an
+  `admonition` node (meta: kind, title) whose first child is its title as a bold paragraph
+  (the kind's name when no title is written), then its body.
+"""
+from __future__ import annotations
+
+import re
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
+from mdit_py_plugins.container import container_plugin
+from mdit_py_plugins.deflist import deflist_plugin
+from mdit_py_plugins.footnote import footnote_plugin
+
+from publisher.language import detect
+
+# Docusaurus's titles for its admonition kinds (https://docusaurus.io/docs/markdown-features/admonitions),
+# in the languages the channels speak; another kind is titled by its own name.
+ADMONITION_TITLES = {
+    "en": {"note": "Note", "tip": "Tip", "info": "Info", "warning": "Warning", "danger": "Danger",
+           "caution": "Caution", "important": "Important"},
+    "zh": {"note": "备注", "tip": "提示", "info": "信息", "warning": "警告", "danger": "危险", "caution": "注意",
+           "important": "重要"},
+    "ja": {"note": "注記", "tip": "ヒント", "info": "情報", "warning": "警告", "danger": "危険", "caution": "注意",
+           "important": "重要"},
+    "ko": {"note": "참고", "tip": "팁", "info": "정보", "warning": "경고", "danger": "위험", "caution": "주의",
+           "important": "중요"},
+}
+_ADMONITION_OPEN = re.compile(r"^\s*([A-Za-z][\w-]*)(.*)$", re.S)
+_TITLE_ATTRIBUTE = re.compile(r"""^\{?\s*title\s*=\s*(["'])(.*)\1\s*\}?$""", re.S)
+_TASK = re.compile(r"^\[([ xX])\](?=\s|$)\s*")
+_KEPT_LINK = re.compile(r"^(?:https?://|www\.|mailto:)", re.I)
+# Full-width and CJK punctuation never belongs to a bare URL written in CJK text.
+_CJK_PUNCTUATION = re.compile("[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]")
+
+
+def use_plugins(md: MarkdownIt) -> MarkdownIt:
+    """Enable every extension on `md` (made with "linkify": True)."""
+    md.enable(["linkify"])
+    md.linkify.set({"fuzzy_link": True, "fuzzy_email": True, "fuzzy_ip": False})
+    md.use(footnote_plugin).use(deflist_plugin)
+    md.use(container_plugin, name="admonition", validate=lambda params, *_: bool(_ADMONITION_OPEN.match(params)))
+    md.core.ruler.before("footnote_tail", "footnote_unreferenced", _footnote_unreferenced)
+    md.core.ruler.push("publisher_plugins", _rewrite)
+    return md
+
+
+def _footnote_unreferenced(state: StateCore) -> None:
+    """Give every footnote defined but never referenced a number after the referenced ones, so
+    footnote_tail keeps its text."""
+    notes = state.env.get("footnotes")
+    if not isinstance(notes, dict) or not isinstance(notes.get("list"), dict):
+        return
+    for label, number in list(notes.get("refs", {}).items()):
+        if number < 0:
+            new = len(notes["list"])
+            notes["list"][new] = {"label": label[1:], "count": 0}
+            notes["refs"][label] = new
+
+
+def _rewrite(state: StateCore) -> None:
+    tokens: list[Token] = []
+    language: list[str] = []  # detected once, when an admonition without a title needs it
+    for index, token in enumerate(state.tokens):
+        kind = token.type
+        if kind == "inline" and token.children:
+            token.children = _inline(token.children, state.md)
+            tokens.append(token)
+        elif kind == "list_item_open":
+            tokens.append(token)
+            _task(state.tokens, index)
+        elif kind == "dt_open":
+            tokens += [token, _block("paragraph_open", "p", 1, hidden=True)]
+        elif kind == "dt_close":
+            tokens += [_block("paragraph_close", "p", -1, hidden=True), token]
+        elif kind.startswith("container_admonition_"):
+            tokens += _admonition(token, state, language)
+        elif kind == "footnote_block_open":
+            tokens += [_block("hr", "hr", 0, markup="---"), _block("ordered_list_open", "ol", 1, attrs={"class": "footnotes"})]
+        elif kind == "footnote_block_close":
+            tokens.append(_block("ordered_list_close", "ol", -1))
+        elif kind == "footnote_open":
+            tokens.append(_block("list_item_open", "li", 1, markup="."))
+        elif kind == "footnote_close":
+            _tighten_footnote(tokens)
+            tokens.append(_block("list_item_close", "li", -1, markup="."))
+        elif kind != "footnote_anchor":
+            tokens.append(token)
+    state.tokens = tokens
+
+
+def _block(kind: str, tag: str, nesting: int, *, hidden: bool = False, markup: str = "",
+           attrs: dict | None = None) -> Token:
+    token = Token(kind, tag, nesting, attrs=attrs or {}, markup=markup, block=True, hidden=hidden)
+    return token
+
+
+def _tighten_footnote(tokens: list[Token]) -> None:
+    """A note of one paragraph is a tight list item (no blank line between notes)."""
+    start = max(i for i, t in enumerate(tokens) if t.type == "list_item_open")
+    inner = tokens[start + 1:]
+    if len(inner) == 3 and inner[0].type == "paragraph_open":
+        inner[0].hidden = inner[2].hidden = True
+
+
+def _task(tokens: list[Token], index: int) -> None:
+    """`- [ ] text` / `- [x] text`: the marker becomes ☐ / ☑ text."""
+    if index + 2 >= len(tokens) or tokens[index + 1].type != "paragraph_open":
+        return
+    inline = tokens[index + 2]
+    first = inline.children[0] if inline.type == "inline" and inline.children else None
+    match = _TASK.match(first.content) if first is not None and first.type == "text" else None
+    if not match:
+        return
+    done = match.group(1) != " "
+    first.content = ("☑ " if done else "☐ ") + first.content[match.end():]
+    inline.content = ("☑ " if done else "☐ ") + inline.content[match.end():].lstrip()
+    tokens[index].attrSet("class", "task-list-item")
+    tokens[index].meta = {**(tokens[index].meta or {}), "task": "done" if done else "open"}
+
+
+def _inline(children: list[Token], md: MarkdownIt) -> list[Token]:
+    out: list[Token] = []
+    index = 0
+    while index < len(children):
+        token = children[index]
+        index += 1
+        if token.type == "footnote_ref":
+            number = f"[{token.meta['id'] + 1}]"
+            out += [Token("html_inline", "", 0, content="<sup>"), Token("text", "", 0, content=number),
+                    Token("html_inline", "", 0, content="</sup>")]
+        elif token.type == "link_open" and token.markup == "linkify" and index + 1 < len(children):
+            label, close = children[index], children[index + 1]
+            index += 2
+            out += _bare_link(token, label, close, md)
+        else:
+            out.append(token)
+    return out
+
+
+def _bare_link(opening: Token, label: Token, closing: Token, md: MarkdownIt) -> list[Token]:
+    text = label.content
+    if not _KEPT_LINK.match(text) and not str(opening.attrGet("href") or "").startswith("mailto:"):
+        return [label]  # README.md, setup.py: names that only look like domains
+    cut = _CJK_PUNCTUATION.search(text)
+    if not cut or cut.start() == 0:
+        return [opening, label, closing]
+    url, rest = text[:cut.start()], text[cut.start():]
+    label.content = url
+    opening.attrSet("href", md.normalizeLink(url if "://" in url or url.startswith("mailto:") else "http://" + url))
+    return [opening, label, closing, Token("text", "", 0, content=rest)]
+
+
+def _admonition(token: Token, state: StateCore, language: list[str]) -> list[Token]:
+    if token.nesting == -1:
+        return [_block("admonition_close", "div", -1, markup=token.markup)]
+    match = _ADMONITION_OPEN.match(token.info)
+    kind, rest = (match.group(1).lower(), match.group(2).strip()) if match else ("note", "")
+    if rest.startswith("[") and rest.endswith("]"):
+        title = rest[1:-1].strip()
+    elif attribute := _TITLE_ATTRIBUTE.match(rest):
+        title = attribute.group(2).strip()
+    else:
+        title = "" if rest.startswith("{") else rest
+    if not title:
+        if not language:
+            language.append(detect(state.src))
+        title = ADMONITION_TITLES.get(language[0], ADMONITION_TITLES["en"]).get(kind, kind.replace("-", " ").title())
+    opening = _block("admonition_open", "div", 1, markup=token.markup,
+                     attrs={"class": f"admonition admonition-{kind}"})
+    opening.meta = {"kind": kind, "title": title}
+    opening.map = token.map
+    heading = Token("inline", "", 0, content=title, map=token.map)
+    heading.children = ([Token("strong_open", "strong", 1, markup="**")] + _title_inline(title, state)
+                        + [Token("strong_close", "strong", -1, markup="**")])
+    title_open = _block("paragraph_open", "p", 1)
+    title_open.meta = {"admonition_title": True}
+    return [opening, title_open, heading, _block("paragraph_close", "p", -1)]
+
+
+def _title_inline(title: str, state: StateCore) -> list[Token]:
+    """The title's own inline Markdown (`:::tip[Use **this**]`), parsed like any text."""
+    parsed = state.md.parseInline(title, {})  # its own env: the post's footnotes are numbered already
+    children = parsed[0].children if parsed and parsed[0].children else []
+    return children or [Token("text", "", 0, content=title)]
