@@ -739,6 +739,11 @@ def raise_on_sigterm(signum, frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if not Path(SMTP_SINK).exists():
+        out.print(f"[red]error:[/] {SMTP_SINK} not found: this benchmark mails Postfix's smtp-sink, which "
+                  "answers at once so the client is what is measured. Install it: "
+                  "`DEBIAN_FRONTEND=noninteractive apt-get install -y postfix`")
+        return 2
     signal.signal(signal.SIGTERM, raise_on_sigterm)
     workdir = Path(tempfile.mkdtemp(prefix="fanout-"))
     rows: dict[str, list[Row]] = {kind: [] for kind in args.dbs}
