@@ -38,6 +38,7 @@ from publisher.config import Settings
 from publisher.language import primary
 from publisher.markdown import html_images
 from publisher.post import Post
+from publisher.utm import link_tagger, tag_hrefs
 
 if TYPE_CHECKING:
     from channels.base import Recipient
@@ -59,8 +60,12 @@ class EmailChannel(BatchedChannel):
         _refuse_reserved(post, settings, subject, preheader)
 
         images = ImageSizes.load(settings)  # reads the size cache; never the network
-        context = _Context(base_url=post.url, heading_shift=_heading_shift(post.tree), labels=labels, images=images)
+        tag_link = link_tagger(post, settings, self.name)
+        context = _Context(base_url=post.url, heading_shift=_heading_shift(post.tree), labels=labels, images=images,
+                           tag_link=tag_link)
         html_doc = _render_html(post, settings, subject, preheader, lang, labels, context)
+        if tag_link:  # every <a href> of the finished page: the template's post links and the body's
+            html_doc = tag_hrefs(html_doc, tag_link)
         text_doc = _render_text(post, settings, labels, context)
         html_part = encode_part(html_doc, HTML_SLOTS, html=True)  # base64 when shorter
         text_part = encode_part(text_doc, TEXT_SLOTS, html=False)

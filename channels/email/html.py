@@ -25,6 +25,7 @@ from channels.email.message import TO_EMAIL, UNSUBSCRIBE_URL
 from publisher.config import Settings
 from publisher.markdown import inline_text
 from publisher.post import Post
+from publisher.utm import LinkTag
 from templates import environment
 
 
@@ -35,6 +36,7 @@ class _Context:
     labels: dict
     images: ImageSizes | None = None  # the sizes render may use; collects the images of unknown size
     room: int = CONTENT_WIDTH  # pixels an image has here: the column less list/quote indents, or a cell
+    tag_link: LinkTag | None = None  # UTM tags for links to the site (publisher.utm); None: links as written
 
 
 def _heading_shift(tree: SyntaxTreeNode) -> int:
@@ -95,6 +97,11 @@ def _meta_line(post: Post, labels: dict) -> str:
 
 def _absolute(url: str, context: _Context) -> str:
     return url if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", url) else urljoin(context.base_url, url)
+
+
+def _tagged(url: str, context: _Context) -> str:
+    """A link's address as readers get it (the HTML part is tagged in one pass over its hrefs)."""
+    return context.tag_link(url) if context.tag_link else url
 
 
 def _attr(value: str) -> str:

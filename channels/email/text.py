@@ -9,7 +9,7 @@ from typing import Iterable
 
 from markdown_it.tree import SyntaxTreeNode
 
-from channels.email.html import _absolute, _Context, _meta_line, _site_name
+from channels.email.html import _absolute, _Context, _meta_line, _site_name, _tagged
 from channels.email.limits import TEXT_WIDTH
 from channels.email.message import TO_EMAIL, UNSUBSCRIBE_URL
 from publisher.config import Settings
@@ -111,7 +111,7 @@ def _render_text(post: Post, settings: Settings, labels: dict, context: _Context
         for point in post.summary:
             points += _hanging("- ", _wrap(point, TEXT_WIDTH - 2))
         blocks.append(points)
-    read_on_web = [labels["read_on_web"] + labels["colon"] + post.url]
+    read_on_web = [labels["read_on_web"] + labels["colon"] + _tagged(post.url, context)]
     blocks.append(read_on_web)
     blocks += _text_blocks(post.tree.children, TEXT_WIDTH, context)
     blocks.append(["-" * 24])
@@ -163,7 +163,7 @@ def _text_block(node: SyntaxTreeNode, width: int, context: _Context) -> list[str
     if kind == "hr":
         return ["-" * 24]
     if kind == "html_block":
-        return _text_raw_html(node.content, width)
+        return _text_raw_html(node.content, width, context)
     if kind == "table":
         return _text_table(node, context)
     return _flatten(_text_blocks(node.children, width, context), tight=False)
@@ -182,14 +182,14 @@ def _text_list(node: SyntaxTreeNode, width: int, context: _Context) -> list[str]
     return out
 
 
-def _text_raw_html(fragment: str, width: int) -> list[str]:
+def _text_raw_html(fragment: str, width: int, context: _Context) -> list[str]:
     lines = [wrapped for line in html_to_text(fragment).splitlines() for wrapped in _wrap(line, width)]
     seen = set()
     for text, href in html_links(fragment):
         if href in seen:
             continue
         seen.add(href)
-        lines.append(f"{text} ({href})" if text and text != href else href)
+        lines.append(f"{text} ({_tagged(href, context)})" if text and text != href else _tagged(href, context))
     return lines
 
 
@@ -232,7 +232,8 @@ def _text_inline(node: SyntaxTreeNode, context: _Context) -> str:
             href = _absolute(str(child.attrs.get("href", "")), context)
             label = _text_inline(child, context)
             shown = href.removeprefix("mailto:")
-            out.append(shown if label in (href, shown, "") else f"{label} ({shown})")
+            tagged = _tagged(shown, context)
+            out.append(tagged if label in (href, shown, "") else f"{label} ({tagged})")
         elif kind == "image":
             src = _absolute(str(child.attrs.get("src", "")), context)
             alt = inline_text(child) or context.labels["image"]

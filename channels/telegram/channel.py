@@ -3,15 +3,18 @@ deliver.py and is imported only when something is sent."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from channels.base import Channel, PartView, PlanSummary, Receipt, SendContext
 from channels.telegram.blocks import RenderContext
 from channels.telegram.limits import CAPTION_LIMIT, CONNECT_TIMEOUT, MESSAGE_LIMIT, PER_CHAT_INTERVAL, READ_TIMEOUT
-from channels.telegram.payload import TelegramPayload, _plain, render_full, render_mode, render_summary
+from channels.telegram.payload import (BotCall, TelegramPayload, _frozen, _plain, render_full, render_mode,
+                                       render_summary)
 from channels.telegram.parts import ledger_parts
 from channels.telegram.validate import call_problems, visible_length
 from publisher.config import Settings
 from publisher.post import Post
+from publisher.utm import LinkTag, link_tagger, tag_hrefs
 
 
 class TelegramChannel(Channel):
@@ -32,7 +35,9 @@ class TelegramChannel(Channel):
         mode = render_mode(post, settings)
         ctx = RenderContext(base_url=post.url, language=post.language)
         render = render_full if mode == "full" else render_summary
-        return TelegramPayload(tuple(render(post, ctx, self.message_limit, self.caption_limit)), mode)
+        payload = TelegramPayload(tuple(render(post, ctx, self.message_limit, self.caption_limit)), mode)
+        tag_link = link_tagger(post, settings, self.name)
+        return _tagged_calls(payload, tag_link) if tag_link else payload
 
     def checks(self, payload: TelegramPayload, settings: Settings) -> list[str]:
         problems: list[str] = []
@@ -77,6 +82,16 @@ class TelegramChannel(Channel):
         from channels.telegram.deliver import send_payload
 
         return send_payload(payload, ctx, interval=self.send_interval, timeout=ctx.settings.timeouts(self.timeout))
+
+
+def _tagged_calls(payload: TelegramPayload, tag_link: LinkTag) -> TelegramPayload:
+    """Every <a href> of every message and caption through `tag_link`. Telegram's limits count the
+    text after entities parsing, not the hrefs (https://core.telegram.org/bots/api#sendmessage), so
+    the split stands; the photo and the link preview's picture are images and stay as they are."""
+    calls = tuple(BotCall(call.method, _frozen({key: tag_hrefs(value, tag_link) if key in ("text", "caption") else value
+                                                for key, value in call.params.items()}))
+                  for call in payload.calls)
+    return replace(payload, calls=calls)
 
 
 def missing_telegram_settings(settings: Settings) -> list[str]:

@@ -36,6 +36,7 @@ from channels.wechat.tree import _parse_html
 from channels.wechat.writer import _ArticleWriter, _Context, _tag
 from publisher.language import is_cjk_text, primary, words
 from publisher.markdown import block_text, inline_text
+from publisher.utm import LinkTag
 from publisher.post import Post
 
 
@@ -50,15 +51,16 @@ class WechatArticle:
     images: tuple[str, ...]  # body image URLs in order of appearance, de-duplicated
 
 
-def render_article(post: Post) -> WechatArticle:
+def render_article(post: Post, tag_link: LinkTag | None = None) -> WechatArticle:
+    """`tag_link`: UTM tags for the links to the site (publisher.utm): 阅读原文 and the references."""
     options = post.channel_options("wechat")
-    content, images = render_content(post)
+    content, images = render_content(post, tag_link)
     return WechatArticle(
         title=_option_text(options, "title") or post.title,
         author=_option_text(options, "author") or article_author(post),
         digest=_option_text(options, "digest") or article_digest(post, cjk=post.cjk),
         content=content,
-        content_source_url=post.url,
+        content_source_url=tag_link(post.url) if tag_link else post.url,
         thumb=article_cover(post, images),
         images=images,
     )
@@ -151,11 +153,11 @@ def truncate_at_boundary(text: str, limit: int) -> str:
     return text[: limit - 1].rstrip(" ,;:，；：、-—") + "…"
 
 
-def render_content(post: Post) -> tuple[str, tuple[str, ...]]:
+def render_content(post: Post, tag_link: LinkTag | None = None) -> tuple[str, tuple[str, ...]]:
     """The article HTML and its body image URLs (ordered, unique). The references heading is in the
     post's language (引用链接, References, 参考リンク...)."""
     tree = _parse_html(_markdown_html(post))
-    writer = _ArticleWriter(base_url=post.url)
+    writer = _ArticleWriter(base_url=post.url, tag_link=tag_link)
     body = writer.blocks(tree.children, _Context())
     references = writer.references_html(words(post.language)["references"])
     return _tag("section", "article", body + references), tuple(writer.images)

@@ -29,6 +29,7 @@ from channels.wechat.theme import (
     STYLES,
 )
 from channels.wechat.tree import PHONE_TABLE_EM, _Element, _is_blank, _text_of, keeps_one_line, table_width_em
+from publisher.utm import LinkTag
 
 _COLLAPSIBLE_SPACE = re.compile(r"[ \t\n\r\f]+")  # HTML whitespace only: keeps U+00A0 and U+3000
 _TEXT_ALIGN = re.compile(r"text-align\s*:\s*(left|center|right)")
@@ -61,8 +62,9 @@ def _is_block(node) -> bool:
 
 
 class _ArticleWriter:
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, tag_link: LinkTag | None = None):
         self.base_url = base_url
+        self.tag_link = tag_link  # UTM tags for the references to the site (publisher.utm)
         self.images: list[str] = []
         self.references: dict[str, tuple[int, str]] = {}  # url → (number, text of first link)
 
@@ -331,7 +333,8 @@ class _ArticleWriter:
         lines = []
         for url, (number, text) in self.references.items():
             label = "" if text in ("", url, url.removeprefix("mailto:")) else f" {html.escape(text, quote=False)}"
-            lines.append(f"[{number}]{label}: <em>{html.escape(url, quote=False)}</em>")
+            shown = self.tag_link(url) if self.tag_link else url
+            lines.append(f"[{number}]{label}: <em>{html.escape(shown, quote=False)}</em>")
         # one paragraph, a line per reference: a link-list issue has dozens of them
         return _tag("h4", "references-title", html.escape(title)) + _tag("p", "references", "<br>".join(lines))
 

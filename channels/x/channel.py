@@ -3,6 +3,7 @@ deliver.py and is imported only when something is sent."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from channels.base import Channel, PartView, PlanSummary, Receipt, SendContext
 from channels.x.front_matter import _option, hand_written_tweets
@@ -16,6 +17,7 @@ from channels.x.split import _parse
 from publisher.config import Settings
 from publisher.language import words
 from publisher.post import Post
+from publisher.utm import LinkTag, link_tagger
 
 
 # Past this many posts a thread is an article few read to the end; checks() says so.
@@ -35,6 +37,11 @@ class XChannel(Channel):
             raise ValueError(f"media_api must be one of {sorted(MEDIA_UPLOAD_APIS)}, got {self.media_api!r}")
 
     def render(self, post: Post, settings: Settings) -> XThread:
+        thread = self._untagged_thread(post, settings)
+        tag_link = link_tagger(post, settings, self.name)
+        return _tagged_thread(thread, tag_link) if tag_link else thread
+
+    def _untagged_thread(self, post: Post, settings: Settings) -> XThread:
         options = post.channel_options("x")
         problems: list[str] = []
         mode = _option(options, "mode", MODES, settings.x_mode, problems)
@@ -98,6 +105,22 @@ class XChannel(Channel):
         from channels.x.deliver import send_thread
 
         return send_thread(payload, ctx, timeout=ctx.settings.timeouts(self.timeout), media_api=self.media_api)
+
+
+def _tagged_thread(thread: XThread, tag_link: LinkTag) -> XThread:
+    """Every URL of every tweet (as X finds them: twitter-text) through `tag_link`. X counts each URL
+    as 23 characters whatever its length (https://docs.x.com/fundamentals/counting-characters), so
+    tagging after the layout leaves every tweet's weight as the layout measured it."""
+    from channels.x.twitter_text_import import extract_urls_with_indices
+
+    tweets = []
+    for tweet in thread.tweets:
+        text = tweet.text
+        for found in reversed(extract_urls_with_indices(text)):
+            start, end = found["indices"]
+            text = text[:start] + tag_link(text[start:end]) + text[end:]
+        tweets.append(replace(tweet, text=text))
+    return replace(thread, tweets=tuple(tweets))
 
 
 def _tweet_problems(k: int, tweet: Tweet) -> list[str]:
