@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -153,6 +154,18 @@ def test_x_weights_are_unchanged_by_tagging():
         before, after = X.render(post_for(plain), plain), X.render(post_for(utm), utm)
         assert [weighted_length(t.text) for t in after.tweets] == [weighted_length(t.text) for t in before.tweets]
         assert any("utm_source=x" in t.text for t in after.tweets)
+
+
+@pytest.mark.parametrize("source", sorted((Path(__file__).parent / "golden" / "x").glob("*.md")), ids=lambda p: p.stem)
+def test_x_golden_threads_keep_their_layout_and_weights_when_tagged(source):
+    for mode in ("summary", "full"):
+        plain, utm = settings_for(False, PUBLISHER_X_MODE=mode), settings_for(True, PUBLISHER_X_MODE=mode)
+        text = source.read_text(encoding="utf-8")
+        before = X.render(parse_post(text, name=source.name, settings=plain), plain)
+        after = X.render(parse_post(text, name=source.name, settings=utm), utm)
+        assert len(after.tweets) == len(before.tweets) and X.checks(after, utm) == X.checks(before, plain)
+        assert [weighted_length(t.text) for t in after.tweets] == [weighted_length(t.text) for t in before.tweets]
+        assert any("utm_campaign=" in t.text for t in after.tweets) or before.hand_written
 
 
 def test_email_unsubscribe_links_and_images_stay_untagged():
