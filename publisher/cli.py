@@ -284,6 +284,11 @@ def serve(
                    max_request_body_size=MAX_REQUEST_BODY_BYTES, _quiet=True)
 
 
+from publisher.cli_test_send import test_send  # noqa: E402
+
+app.command(name="test")(user_errors(test_send))
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()
 

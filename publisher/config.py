@@ -54,6 +54,9 @@ class Settings:
     # Transient failures are retried with backoff for this long without progress, then given up.
     retry_for_seconds: float = 1800.0
     journal_dir: str = ""  # per-message marks of email sends (publisher.journal); default beside the state
+    # `publisher test` and the desk's "Send a test", all posts together, counted in the store: the
+    # desk must not become a relay that mails anyone on demand.
+    test_sends_per_hour: int = 10
     utm: bool = False  # tag links to the site's own host with utm_source/medium/campaign (publisher.utm)
 
     # email
@@ -103,10 +106,6 @@ class Settings:
     worker_wait_seconds: float = 30.0  # a press with a broker says so when no worker starts its work by then
     desk_password: str = ""
     content_dir: str = "."
-    # The public sign-up form (publisher.signup): how long a confirmation link works, and the
-    # origins besides the site's own (PUBLISHER_SITE_URL) whose pages may post the form.
-    signup_confirm_hours: float = 48.0
-    signup_origins: str = ""  # comma-separated, e.g. "https://blog.example.org,https://example.net"
 
     @property
     def tz(self) -> ZoneInfo:

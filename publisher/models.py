@@ -110,20 +110,6 @@ class Subscriber(Base):
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # The one-use part of a sign-up's confirmation link (publisher.signup); cleared when it is used
-    # or when the status changes by any other way.
-    confirm_nonce: Mapped[str | None] = mapped_column(String(32), nullable=True)
-
-
-class SignupAttempt(Base):
-    """One sign-up counted against a rate limit (publisher.signup): `key` names a client or a hashed
-    address. In the store, so every thread and process of `publisher serve` counts the same."""
-
-    __tablename__ = "signup_attempts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(120), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class CachedToken(Base):
@@ -149,6 +135,24 @@ class Upload(Base):
     media_id: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TestSend(Base):
+    """One `publisher test` (or the desk's "Send a test"): the post's email to one address and, if
+    asked, its Telegram messages to one private chat. Its ledger rows belong to a publication of
+    its own (post_slug "test-send:<slug>", publisher.test_send), never to the post's delivery.
+    The rows of the last hour are the test-send rate limit, shared by every process."""
+
+    __tablename__ = "test_sends"
+    __test__ = False  # not a pytest class, whatever its name
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
+    post_slug: Mapped[str] = mapped_column(String(200), index=True)
+    to_email: Mapped[str] = mapped_column(String(320))
+    telegram_chat: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    requested_by: Mapped[str] = mapped_column(String(20), default="cli")  # cli | desk
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 def _add_missing_columns(connection: Any) -> None:

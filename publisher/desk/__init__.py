@@ -17,6 +17,8 @@ static assets needs the editor's login):
   GET  /posts/<slug>/status.json      live status per channel and part (status.html: the panel)
   POST /posts/<slug>/retry            make one channel's failed parts claimable again, then press
   POST /posts/<slug>/reconcile        settle one channel's uncertain parts, then press
+  POST /posts/<slug>/test-send        "Send a test": the email to one address (publisher.test_send;
+                                      drafts too; PUBLISHER_TEST_SENDS_PER_HOUR, else 429)
   GET  /subscribers  POST /subscribers/import  POST /subscribers/<id>/unsubscribe
   GET  /desk/assets/<name>            CSS and JS shipped in the package (works offline, no CDN)
 
@@ -44,7 +46,7 @@ from __future__ import annotations
 from publisher.config import Settings
 
 # The route modules register their views on the blueprint when imported (in this order).
-from publisher.desk import auth, plan, posts, press, subscriber_pages  # noqa: F401
+from publisher.desk import auth, plan, posts, press, subscriber_pages, test_send  # noqa: F401
 from publisher.desk.auth import editor_marker, password_matches
 from publisher.desk.blueprint import CHANNEL_TITLES, desk
 from publisher.desk.cards import (

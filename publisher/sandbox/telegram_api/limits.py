@@ -13,6 +13,8 @@ from typing import Any
 DEFAULT_TOKEN = "123456:SANDBOX-telegram-token"
 DEFAULT_CHATS: tuple[dict[str, Any], ...] = (
     {"id": -1001234567890, "title": "Sandbox Channel", "username": "sandbox_channel", "type": "channel"},
+    # An editor's private chat with the bot (a user's id is its chat id): where test sends go.
+    {"id": 100200300, "first_name": "Sandbox Editor", "username": "sandbox_editor", "type": "private"},
 )
 DEFAULT_BOT = {"first_name": "Sandbox Bot", "username": "sandbox_bot"}
 # Real limits are unpublished (the FAQ: ~1 msg/s per chat, 20/min per group or channel). The default
