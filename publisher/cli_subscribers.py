@@ -71,8 +71,13 @@ def add(
     name: str = typer.Option("", "--name", help="The subscriber's name."),
     resubscribe: bool = typer.Option(False, "--resubscribe",
                                      help="Make an unsubscribed or bounced address active again."),
+    confirm: bool = typer.Option(False, "--confirm", help="Double opt-in: mail a confirmation link; the "
+                                 "address stays pending (gets no issue) until its owner opens it."),
 ) -> None:
     """Add one subscriber (an unsubscribed one stays unsubscribed without --resubscribe)."""
+    if confirm:
+        _add_with_confirmation(email, name, resubscribe)
+        return
     result = _open().add(email, name=name, resubscribe=resubscribe)
     address = result.subscriber.email
     if result.action == "not_resubscribed":
@@ -80,6 +85,44 @@ def add(
                    "them again, only if they asked)")
         return
     typer.echo(f"{address}: {result.action}")
+
+
+def _add_with_confirmation(email: str, name: str, resubscribe: bool) -> None:
+    """The sign-up form's double opt-in, from the command line (publisher.signup)."""
+    from publisher.addresses import InvalidAddress
+    from publisher.signup import Signups, signup_name
+    from publisher.signup_mail import SignupMailError, send_confirmation
+
+    if resubscribe:
+        raise InputError("--confirm", "not with --resubscribe: opening the mailed link resubscribes")
+    book = _open()
+    if not book.settings.smtp_host:
+        raise InputError("PUBLISHER_SMTP_HOST", "not set, so the confirmation link cannot be mailed")
+    try:
+        signup_name(name)
+    except InvalidAddress as exc:
+        raise InputError("--name", str(exc)) from None
+    try:
+        signup = Signups(book.store, book.settings).request(email, name)
+    except InvalidAddress as exc:
+        raise InputError(f"email {plain(email)!r}", str(exc)) from None
+    if signup.outcome == "active":
+        typer.echo(f"{signup.address} is already active; nothing sent")
+        return
+    if signup.link is None:
+        _fail(f"{signup.address}: a confirmation link was mailed to it less than 10 minutes ago, or 5 "
+              "times today; nothing sent (try again later)", EXIT_NOTHING_TAKEN)
+    try:
+        send_confirmation(book.settings, signup.address, signup.link)
+    except SignupMailError as exc:
+        _fail(f"{signup.address}: {exc}; it stays {'pending' if signup.outcome != 'returning' else 'as it was'} "
+              "without a link (try again in 10 minutes)", EXIT_NOTHING_TAKEN)
+    hours = f"{book.settings.signup_confirm_hours:g}"
+    if signup.outcome == "returning":
+        typer.echo(f"{signup.address}: a confirmation link was mailed (valid {hours} hours); "
+                   "the address is active once it is opened")
+    else:
+        typer.echo(f"{signup.address}: pending; a confirmation link was mailed (valid {hours} hours)")
 
 
 @app.command("import")

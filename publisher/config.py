@@ -106,6 +106,10 @@ class Settings:
     worker_wait_seconds: float = 30.0  # a press with a broker says so when no worker starts its work by then
     desk_password: str = ""
     content_dir: str = "."
+    # The public sign-up form (publisher.signup): how long a confirmation link works, and the
+    # origins besides the site's own (PUBLISHER_SITE_URL) whose pages may post the form.
+    signup_confirm_hours: float = 48.0
+    signup_origins: str = ""  # comma-separated, e.g. "https://blog.example.org,https://example.net"
 
     @property
     def tz(self) -> ZoneInfo:

@@ -110,6 +110,20 @@ class Subscriber(Base):
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The one-use part of a sign-up's confirmation link (publisher.signup); cleared when it is used
+    # or when the status changes by any other way.
+    confirm_nonce: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class SignupAttempt(Base):
+    """One sign-up counted against a rate limit (publisher.signup): `key` names a client or a hashed
+    address. In the store, so every thread and process of `publisher serve` counts the same."""
+
+    __tablename__ = "signup_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class CachedToken(Base):

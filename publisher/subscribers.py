@@ -1,15 +1,12 @@
 """Subscribers: validated addresses, CSV import, and signed unsubscribe tokens.
 
-Statuses: active (receives the newsletter), unsubscribed (asked to stop; never resubscribed
-silently), bounced (the address refused mail). Addresses follow publisher.addresses, the grammar
+Statuses: active (receives the newsletter), pending (signed up, not confirmed: publisher.signup),
+unsubscribed (asked to stop; never resubscribed silently), bounced (the address refused mail). Addresses follow publisher.addresses, the grammar
 the mailing sends with.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -20,20 +17,14 @@ from sqlalchemy import delete, func, or_, select
 from publisher.addresses import InvalidAddress, normalize_email, smtp_address  # noqa: F401 (re-exported)
 from publisher.config import Settings
 from publisher.errors import InputError
+# The CSV reader lives in publisher.subscriber_csv; its names are imported from here too.
+from publisher.subscriber_csv import (  # noqa: F401
+    CSV_DELIMITERS, MAX_NAME, BadLine, ImportRow, clean_name, parse_subscriber_csv,
+)
 from publisher.store import SUBSCRIBER_STATUSES, Store, Subscriber, utcnow
 
-MAX_NAME = 200
 UNSUBSCRIBE_SALT = "unsubscribe"
 IMPORT_CHUNK = 500
-CSV_DELIMITERS = (",", ";", "\t")  # spreadsheets in many locales export ";" or tabs
-EMAIL_COLUMN, NAME_COLUMN, STATUS_COLUMN = "email", "name", "status"
-
-
-def clean_name(raw: str | None) -> str:
-    name = " ".join(unicodedata.normalize("NFC", raw or "").split())
-    if len(name) > MAX_NAME:
-        raise InvalidAddress(f"name longer than {MAX_NAME} characters")
-    return name
 
 
 def unsubscribe_url(settings: Settings, token: str) -> str:
@@ -46,13 +37,6 @@ def unsubscribe_url(settings: Settings, token: str) -> str:
 class AddResult:
     subscriber: Subscriber
     action: str  # added | updated | unchanged | resubscribed | not_resubscribed
-
-
-@dataclass(frozen=True)
-class BadLine:
-    line: int
-    reason: str
-    value: str  # the email cell as written (or the whole row if there is none)
 
 
 @dataclass
@@ -69,111 +53,6 @@ class ImportReport:
     def taken(self) -> int:
         """Rows that were well-formed and applied (including ones that changed nothing)."""
         return self.added + self.updated + self.unchanged + self.not_resubscribed
-
-
-@dataclass(frozen=True)
-class _ImportRow:
-    line: int
-    email: str
-    name: str
-    status: str | None
-
-
-# -- CSV parsing -------------------------------------------------------------------------------------
-
-def _read_csv_text(path: Path) -> str:
-    where = str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(where, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(where, "is a directory; expected a CSV file") from None
-    except OSError as exc:
-        raise InputError(where, f"cannot read the file: {exc.strerror}") from None
-    if b"\x00" in data:
-        line = data[:data.index(b"\x00")].count(b"\n") + 1
-        raise InputError(f"{where}: line {line}", "binary data; expected a CSV text file")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise InputError(f"{where}: line {line}", f"not UTF-8 text (byte 0x{data[exc.start]:02x}); "
-                         "save the file as CSV UTF-8") from None
-
-
-def _header(text: str, where: str) -> tuple[str, list[str]]:
-    """The delimiter and the lowercase column names of the first line."""
-    first_line = text.splitlines()[0] if text.strip() else ""
-    if not first_line.strip():
-        raise InputError(f"{where}: line 1", "empty first line; expected a header such as email,name,status")
-    for delimiter in CSV_DELIMITERS:
-        try:
-            names = next(csv.reader([first_line], delimiter=delimiter))
-        except csv.Error as exc:
-            raise InputError(f"{where}: line 1", f"not valid CSV: {exc}") from None
-        names = [name.strip().lower() for name in names]
-        if EMAIL_COLUMN in names:
-            return delimiter, names
-    raise InputError(f"{where}: line 1", f"no 'email' column in the header (found: {first_line.strip()[:80]!r}); "
-                     "expected columns email[,name][,status]")
-
-
-def parse_subscriber_csv(path: Path, smtputf8: bool = False) -> tuple[list[_ImportRow], list[BadLine], list[str]]:
-    """Good rows, bad lines (with reasons) and ignored column names. File-level problems raise."""
-    where = str(path)
-    text = _read_csv_text(path)
-    if not text.strip():
-        raise InputError(where, "empty file; expected a header line with an 'email' column")
-    delimiter, names = _header(text, where)
-    ignored = [name for name in names if name not in (EMAIL_COLUMN, NAME_COLUMN, STATUS_COLUMN)]
-    # strict: an unclosed quote is an error instead of silently swallowing the rest of the file
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    rows: list[_ImportRow] = []
-    bad: list[BadLine] = []
-    first_seen: dict[str, int] = {}
-    line = 1
-    try:
-        next(reader)
-        line = reader.line_num + 1
-        for cells in reader:
-            start, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
-                continue
-            row = _parse_row(start, cells, names, bad, smtputf8)
-            if row is None:
-                continue
-            if row.email in first_seen:
-                bad.append(BadLine(start, f"duplicate of line {first_seen[row.email]}", row.email))
-                continue
-            first_seen[row.email] = start
-            rows.append(row)
-    except csv.Error as exc:
-        raise InputError(f"{where}: line {line}", f"not valid CSV: {exc} (in the record starting on "
-                         "this line; check its quotes)") from None
-    return rows, bad, ignored
-
-
-def _parse_row(line: int, cells: list[str], names: list[str], bad: list[BadLine],
-               smtputf8: bool = False) -> _ImportRow | None:
-    values = dict(zip(names, cells))
-    raw_email = values.get(EMAIL_COLUMN, "")
-    if len(cells) > len(names):
-        bad.append(BadLine(line, f"{len(cells)} fields but the header has {len(names)} "
-                           "(put quotes around values that contain the delimiter)", raw_email))
-        return None
-    status = (values.get(STATUS_COLUMN) or "").strip().lower() or None
-    try:
-        email = normalize_email(raw_email, smtputf8=smtputf8)
-        name = clean_name(values.get(NAME_COLUMN))
-    except InvalidAddress as exc:
-        bad.append(BadLine(line, str(exc), raw_email))
-        return None
-    if status is not None and status not in SUBSCRIBER_STATUSES:
-        bad.append(BadLine(line, f"unknown status {status!r}; expected one of {', '.join(SUBSCRIBER_STATUSES)}",
-                           raw_email))
-        return None
-    return _ImportRow(line, email, name, status)
 
 
 # -- the list ----------------------------------------------------------------------------------------
@@ -213,7 +92,7 @@ class Subscribers:
             self._import_chunk(rows[start:start + IMPORT_CHUNK], report)
         return report
 
-    def _import_chunk(self, rows: Sequence[_ImportRow], report: ImportReport) -> None:
+    def _import_chunk(self, rows: Sequence[ImportRow], report: ImportReport) -> None:
         with self.store.session() as session:
             existing = {s.email: s for s in session.scalars(
                 select(Subscriber).where(Subscriber.email.in_([row.email for row in rows])))}
@@ -242,14 +121,15 @@ class Subscribers:
         changed = False
         if name and name != row.name:
             row.name, changed = name, True
-        if status == "active" and row.status != "active" and not resubscribe:
+        # A pending row (a sign-up not confirmed yet) is simply made active by whoever adds it.
+        if status == "active" and row.status not in ("active", "pending") and not resubscribe:
             if changed:
                 row.updated_at = utcnow()
             return "not_resubscribed"
         action = "updated"
         if status is not None and status != row.status:
-            action = "resubscribed" if status == "active" else "updated"
-            row.status, changed = status, True
+            action = "resubscribed" if status == "active" and row.status != "pending" else "updated"
+            row.status, row.confirm_nonce, changed = status, None, True  # a new status voids sign-up links
         if not changed:
             return "unchanged"
         row.updated_at = utcnow()
@@ -341,7 +221,7 @@ class Subscribers:
             row = session.get(Subscriber, subscriber_id)
             if row is None or row.status == status:
                 return False
-            row.status, row.updated_at = status, utcnow()
+            row.status, row.confirm_nonce, row.updated_at = status, None, utcnow()  # voids sign-up links
             return True
 
     def unsubscribe(self, subscriber_id: int) -> bool:

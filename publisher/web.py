@@ -34,6 +34,7 @@ from publisher.desk.limits import (
     body_limit,
 )
 from publisher.desk.sessions import SessionRegistry, check_serving
+from publisher.signup_pages import attach_signup
 from publisher.store import Store
 from publisher.subscribers import Subscribers
 from templates import TEMPLATE_DIR
@@ -96,6 +97,7 @@ def create_app(settings: Settings, store: Store, *, host: str | None = None, tru
         "login_throttle": LoginThrottle(login_attempts, login_window_seconds, login_lockout_seconds),
         "sessions": SessionRegistry(DESK_SESSION_HOURS * 3600.0)}
     attach_desk(app, settings)
+    attach_signup(app)  # the public sign-up form: /subscribe
     app.wsgi_app = BodyLimit(app.wsgi_app)  # type: ignore[method-assign]
     if behind_proxy:  # outermost: the guard and the app see the client's address and scheme
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]

@@ -154,7 +154,7 @@ def test_remove_marks_unsubscribed_or_deletes(subscribers):
     assert subscribers.remove("b@example.com", delete_row=True)
     assert subscribers.get("b@example.com") is None
     assert not subscribers.remove("nobody@example.com")
-    assert subscribers.count() == {"active": 0, "unsubscribed": 1, "bounced": 0}
+    assert subscribers.count() == {"active": 0, "pending": 0, "unsubscribed": 1, "bounced": 0}
 
 
 def test_list_filters_searches_and_pages(subscribers):
@@ -344,7 +344,7 @@ def test_cli_add_list_count_remove(cli):
     assert removed.exit_code == 0 and "unsubscribed" in removed.stdout
     assert "not_resubscribed" not in cli("add", "bob@example.com").stdout
     assert "--resubscribe" in cli("add", "bob@example.com").stdout
-    assert json.loads(cli("count", "--json").stdout) == {"active": 1, "unsubscribed": 1, "bounced": 0, "total": 2}
+    assert json.loads(cli("count", "--json").stdout) == {"active": 1, "pending": 0, "unsubscribed": 1, "bounced": 0, "total": 2}
     assert cli("remove", "bob@example.com", "--delete").exit_code == 0
     missing = cli("remove", "bob@example.com")
     assert missing.exit_code == 1 and "not on the subscriber list" in missing.stderr

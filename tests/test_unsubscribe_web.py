@@ -104,7 +104,7 @@ def test_unsubscribing_one_reader_leaves_the_others(client, subscribers, reader)
     client.post(path_for(subscribers, reader), data=ONE_CLICK)
     assert status_of(subscribers, "other@example.com") == "active"
     assert client.post(path_for(subscribers, other), data=ONE_CLICK).status_code == 200
-    assert subscribers.count() == {"active": 0, "unsubscribed": 2, "bounced": 0}
+    assert subscribers.count() == {"active": 0, "pending": 0, "unsubscribed": 2, "bounced": 0}
 
 
 def test_forged_or_altered_tokens_get_400_and_change_nothing(client, subscribers, reader):
