@@ -22,6 +22,7 @@ from publisher.subscriber_csv import (  # noqa: F401
     CSV_DELIMITERS, MAX_NAME, BadLine, ImportRow, clean_name, parse_subscriber_csv,
 )
 from publisher.store import SUBSCRIBER_STATUSES, Store, Subscriber, utcnow
+from publisher.unsubscribe_token import address_tag as _address_tag, sign
 
 UNSUBSCRIBE_SALT = "unsubscribe"
 IMPORT_CHUNK = 500
@@ -232,7 +233,7 @@ class Subscribers:
     def token_for(self, subscriber: Subscriber) -> str:
         """A signed, URL-safe token naming this subscriber; it never expires (old emails keep
         working) and carries a hash of the address, not the address itself."""
-        return self._serializer.dumps([subscriber.id, _address_tag(subscriber.email)])
+        return sign(self.settings.secret_key, subscriber.id, subscriber.email)
 
     def subscriber_id_for_token(self, token: str) -> int | None:
         """The id a genuine token names, or None if the token was forged or altered."""
@@ -263,17 +264,11 @@ def _token_serializer(secret_key: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret_key, salt=UNSUBSCRIBE_SALT, signer_kwargs={"digest_method": hashlib.sha256})
 
 
-def _address_tag(email: str) -> str:
-    # Binds the token to the address so a deleted-then-re-added id cannot be unsubscribed by an
-    # old link; a hash keeps the address itself out of URLs and server logs.
-    return hashlib.sha256(email.encode("utf-8")).hexdigest()[:16]
-
-
 # -- module-level shortcuts (what the publisher and the email channel call) ----------------------------
 
 def token_for(settings: Settings, subscriber: Subscriber) -> str:
     """The unsubscribe token of one subscriber (see Subscribers.token_for); no database needed."""
-    return _token_serializer(settings.secret_key).dumps([subscriber.id, _address_tag(subscriber.email)])
+    return sign(settings.secret_key, subscriber.id, subscriber.email)
 
 
 def subscriber_for_token(store: Store, settings: Settings, token: str) -> Subscriber | None:

@@ -2,6 +2,7 @@
 use, reopened at most RECONNECTS_PER_BATCH times, paced by the relay's limit; the envelope sender."""
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 import ssl
@@ -25,6 +26,15 @@ from publisher.config import Settings
 from publisher.rate_limit import local_pacer as _local_pacer
 
 
+# An address smtplib's quoteaddr would return unchanged inside <>: parsing it per message (its
+# email.utils.parseaddr) costs more than building the rest of the envelope.
+_PLAIN_ADDRESS = re.compile(r'[^\s<>()\[\],;:"\\@]+@[^\s<>()\[\],;:"\\@]+')
+
+
+def _angle_quoted(address: str) -> str:
+    return f"<{address}>" if _PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
+
+
 class _NotesDataStage:
     """smtplib's DATA, with the final "." sent on its own after `before_dot` ran (the journal's mark),
     and a note of whether it left: a connection lost before the "." cannot have delivered the
@@ -34,12 +44,32 @@ class _NotesDataStage:
     sent_dot = False
     before_dot: Callable[[], None] = staticmethod(lambda: None)
 
+    def mail(self, sender: str, options=()) -> tuple[int, bytes]:
+        """smtplib's MAIL FROM, quoting a plain address without parsing it again."""
+        optionlist = ""
+        if options and self.does_esmtp:  # type: ignore[attr-defined]
+            if any(option.lower() == "smtputf8" for option in options):
+                if not self.has_extn("smtputf8"):  # type: ignore[attr-defined]
+                    raise smtplib.SMTPNotSupportedError("SMTPUTF8 not supported by server")
+                self.command_encoding = "utf-8"
+            optionlist = " " + " ".join(options)
+        self.putcmd("mail", f"FROM:{_angle_quoted(sender)}{optionlist}")  # type: ignore[attr-defined]
+        return self.getreply()  # type: ignore[attr-defined]
+
+    def rcpt(self, recip: str, options=()) -> tuple[int, bytes]:
+        """smtplib's RCPT TO, quoting a plain address without parsing it again."""
+        optionlist = " " + " ".join(options) if options and self.does_esmtp else ""  # type: ignore[attr-defined]
+        self.putcmd("rcpt", f"TO:{_angle_quoted(recip)}{optionlist}")  # type: ignore[attr-defined]
+        return self.getreply()  # type: ignore[attr-defined]
+
     def data(self, msg: bytes) -> tuple[int, bytes]:
         self.putcmd("data")  # type: ignore[attr-defined]
         code, reply = self.getreply()  # type: ignore[attr-defined]
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        body = smtplib._quote_periods(msg)  # dot-stuffing, as smtplib.SMTP.data does
+        # Dot-stuffing as smtplib.SMTP.data does (RFC 5321 4.5.2), skipped when no line starts
+        # with "." (a search is far cheaper than the regular expression over the whole message).
+        body = smtplib._quote_periods(msg) if msg.startswith(b".") or b"\n." in msg else msg
         if body[-2:] != smtplib.bCRLF:
             body += smtplib.bCRLF
         self.send(body)  # type: ignore[attr-defined]

@@ -75,7 +75,8 @@ def send_batch(payload: EmailPayload, ctx: SendContext, recipients: Sequence[Rec
     # A group of claims is in flight while its worker sends SETTLE_EVERY messages one by one.
     in_flight = in_flight_seconds(settings, (SMTP_CONNECT_TIMEOUT, SMTP_READ_TIMEOUT), calls=SETTLE_EVERY)
     leftovers, _ = settle_leftovers(ctx.ledger, entries.values(), journal, in_flight)
-    entries = _entries_for(ctx.ledger, parts)
+    if any(entry.state == "sending" for entry in entries.values()):  # only those can have changed
+        entries = _entries_for(ctx.ledger, parts)
     todo = [part for part in parts if entries[part].claimable]
     finished = sum(1 for e in entries.values() if e.state not in ("planned", "sending") and not e.claimable)
     run = _BatchRun(payload, ctx, batch, sender, total=len(parts), done=finished, journal=journal)
