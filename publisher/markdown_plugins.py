@@ -38,12 +38,23 @@ ADMONITION_TITLES = {
     "ko": {"note": "참고", "tip": "팁", "info": "정보", "warning": "경고", "danger": "위험", "caution": "주의",
            "important": "중요"},
 }
+# (border, background) of each kind's callout where a channel has colour: Docusaurus's own palette.
+ADMONITION_COLOURS = {
+    "note": ("#888", "#f4f5f6"), "tip": ("#009400", "#e6f6e6"), "info": ("#4cb3d4", "#eef9fd"),
+    "warning": ("#e6a700", "#fff8e6"), "caution": ("#e6a700", "#fff8e6"), "danger": ("#e13238", "#ffebec"),
+    "important": ("#4cb3d4", "#eef9fd"),
+}
 _ADMONITION_OPEN = re.compile(r"^\s*([A-Za-z][\w-]*)(.*)$", re.S)
 _TITLE_ATTRIBUTE = re.compile(r"""^\{?\s*title\s*=\s*(["'])(.*)\1\s*\}?$""", re.S)
 _TASK = re.compile(r"^\[([ xX])\](?=\s|$)\s*")
 _KEPT_LINK = re.compile(r"^(?:https?://|www\.|mailto:)", re.I)
 # Full-width and CJK punctuation never belongs to a bare URL written in CJK text.
 _CJK_PUNCTUATION = re.compile("[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]")
+
+
+def admonition_colours(kind: str | None) -> tuple[str, str]:
+    """(border, background) of an admonition's callout; an unknown kind looks like a note."""
+    return ADMONITION_COLOURS.get(kind or "", ADMONITION_COLOURS["note"])
 
 
 def use_plugins(md: MarkdownIt) -> MarkdownIt:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 from urllib.parse import urljoin, urlsplit
 
@@ -23,7 +23,9 @@ from channels.email.limits import (
 )
 from channels.email.message import TO_EMAIL, UNSUBSCRIBE_URL
 from publisher.config import Settings
+from publisher.highlight import HighlightBudget, code_language, segments_html
 from publisher.markdown import inline_text
+from publisher.markdown_plugins import admonition_colours
 from publisher.post import Post
 from publisher.utm import LinkTag
 from templates import environment
@@ -36,6 +38,7 @@ class _Context:
     labels: dict
     images: ImageSizes | None = None  # the sizes render may use; collects the images of unknown size
     room: int = CONTENT_WIDTH  # pixels an image has here: the column less list/quote indents, or a cell
+    highlight: HighlightBudget = field(default_factory=HighlightBudget)  # shared by the render's copies
     tag_link: LinkTag | None = None  # UTM tags for links to the site (publisher.utm); None: links as written
 
 
@@ -158,15 +161,27 @@ def _html_block(node: SyntaxTreeNode, context: _Context) -> str:
     if kind == "ordered_list":
         start = node.attrs.get("start")
         start_attr = f' start="{int(start)}"' if start not in (None, 1) else ""
-        return f"<ol{start_attr}>\n{_html_blocks(node.children, context)}</ol>\n"
+        notes = ' style="font-size:14px"' if node.attrs.get("class") == "footnotes" else ""
+        return f"<ol{start_attr}{notes}>\n{_html_blocks(node.children, context)}</ol>\n"
     if kind == "list_item":
         inner = _html_blocks(node.children, replace(context, room=max(40, context.room - LIST_INDENT)))
-        return f"<li>{inner.rstrip()}</li>\n"
+        # a task's ☐/☑ opens its text and stands in for the bullet
+        task = ' style="list-style:none"' if node.attrs.get("class") == "task-list-item" else ""
+        return f"<li{task}>{inner.rstrip()}</li>\n"
     if kind == "blockquote":
         inner = _html_blocks(node.children, replace(context, room=max(40, context.room - BLOCKQUOTE_INDENT)))
         return f"<blockquote>\n{inner}</blockquote>\n"
     if kind in ("fence", "code_block"):
-        return f"<pre><code>{html.escape(node.content.rstrip(chr(10)))}</code></pre>\n"
+        return _code_html(node, context)
+    if kind == "admonition":
+        return _admonition_html(node, context)
+    if kind == "dl":
+        return f"<dl>\n{_html_blocks(node.children, context)}</dl>\n"
+    if kind == "dt":
+        return f"<dt><strong>{_html_blocks(node.children, context).strip()}</strong></dt>\n"
+    if kind == "dd":
+        inner = _html_blocks(node.children, replace(context, room=max(40, context.room - LIST_INDENT)))
+        return f'<dd style="margin:0 0 12px 24px">{inner.rstrip()}</dd>\n'
     if kind == "hr":
         return "<hr>\n"
     if kind == "html_block":  # already sanitized by publisher.markdown; only its images are sized
@@ -214,3 +229,30 @@ def _html_inline(node: SyntaxTreeNode, context: _Context) -> str:
         else:
             out.append(_html_inline(child, context))
     return "".join(out)
+
+
+def _code_html(node: SyntaxTreeNode, context: _Context) -> str:
+    """A code block; one whose fence names a language Pygments knows is coloured with inline
+    styles (premailer keeps them; mail clients drop classes)."""
+    code = node.content.rstrip("\n")
+    language = code_language(node.info) if node.type == "fence" else ""
+    lines = context.highlight.lines(code, language) if language else None
+    if not language:
+        return f"<pre><code>{html.escape(code)}</code></pre>\n"
+    inner = "\n".join(segments_html(line) for line in lines) if lines is not None else html.escape(code)
+    return f'<pre><code class="language-{_attr(language)}">{inner}</code></pre>\n'
+
+
+def _admonition_html(node: SyntaxTreeNode, context: _Context) -> str:
+    """A Docusaurus admonition as a callout: its title on top, a coloured rule on the left."""
+    border, _ = admonition_colours(node.meta.get("kind"))
+    # a tint of the rule's colour, not a light background: dark modes turn the text light
+    # (clients without rgba, like Outlook for Windows, show no tint at all)
+    rgb = border.lstrip("#") if len(border) == 7 else "".join(c * 2 for c in border.lstrip("#"))
+    background = "rgba({},{},{},0.1)".format(*(int(rgb[i:i + 2], 16) for i in (0, 2, 4)))
+    title, *body = node.children
+    heading = _html_inline(title.children[0], context) if title.children else ""
+    inner = _html_blocks(body, replace(context, room=max(40, context.room - BLOCKQUOTE_INDENT)))
+    return (f'<div class="callout" style="margin:0 0 16px 0;padding:12px 16px 1px 16px;'
+            f'border-left:4px solid {border};background-color:{background}">\n'
+            f'<p style="margin:0 0 8px 0">{heading}</p>\n{inner}</div>\n')

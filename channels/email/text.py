@@ -166,6 +166,17 @@ def _text_block(node: SyntaxTreeNode, width: int, context: _Context) -> list[str
         return _text_raw_html(node.content, width, context)
     if kind == "table":
         return _text_table(node, context)
+    if kind == "admonition":  # its title, then its body, set off by a bar like the HTML part's callout
+        inner = _flatten(_text_blocks(node.children, width - 2, context), tight=False)
+        return [f"| {line}" if line else "|" for line in inner]
+    if kind == "dl":  # a term, its definitions indented under it; a blank line before the next term
+        out: list[str] = []
+        for child in node.children:
+            out += ([""] if out and child.type == "dt" else []) + _text_block(child, width, context)
+        return out
+    if kind == "dd":
+        inner = _flatten(_text_blocks(node.children, width - 4, context), tight=False)
+        return [f"    {line}" if line else "" for line in inner]
     return _flatten(_text_blocks(node.children, width, context), tight=False)
 
 

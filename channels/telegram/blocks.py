@@ -6,6 +6,7 @@ image (images.py), links and images in tables as list rows (tables.py), raw HTML
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from typing import Iterable, NamedTuple
@@ -219,9 +220,35 @@ def block_runs(node: SyntaxTreeNode, ctx: RenderContext, depth: int = 0) -> list
         return [Run(HORIZONTAL_RULE, ctx.quote)]
     if kind == "html_block":
         return html_block_runs(node.content, ctx)
+    if kind == "admonition":
+        return admonition_runs(node, ctx, depth)
+    if kind == "dl":
+        return definition_runs(node, ctx, depth)
     if kind == "inline":
         return inline_runs(node, (), ctx)
     return join_parts((block_runs(c, ctx, depth) for c in node.children), "\n\n", ctx)
+
+
+def admonition_runs(node: SyntaxTreeNode, ctx: RenderContext, depth: int) -> list[Run]:
+    """A Docusaurus admonition as a titled block: its bold title line, then its body, in one quote
+    (Telegram has no callout, and quotes do not nest)."""
+    inner = dataclasses.replace(ctx, quote=(BLOCKQUOTE,))
+    title, *body = node.children
+    heading = inline_runs(title.children[0], (), inner) if title.children else []
+    return join_parts([heading, join_parts((block_runs(c, inner, depth) for c in body), "\n\n", inner)], "\n", inner)
+
+
+def definition_runs(node: SyntaxTreeNode, ctx: RenderContext, depth: int) -> list[Run]:
+    """A definition list: each term in bold, its definitions on the lines under it."""
+    entries: list[list[Run]] = []
+    for child in node.children:
+        if child.type == "dt":
+            paragraph = child.children[0] if child.children else None
+            entries.append(inline_runs(paragraph.children[0], (BOLD,), ctx) if paragraph and paragraph.children else [])
+        else:
+            runs = join_parts((block_runs(c, ctx, depth) for c in child.children), "\n", ctx)
+            entries.append(join_parts([entries.pop(), runs], "\n", ctx) if entries else runs)
+    return join_parts(entries, "\n\n", ctx)
 
 
 def code_block_runs(node: SyntaxTreeNode, ctx: RenderContext) -> list[Run]:
@@ -237,6 +264,8 @@ def list_runs(node: SyntaxTreeNode, ctx: RenderContext, depth: int) -> list[Run]
     items = []
     for number, item in enumerate(node.children, start):
         marker = f"{number}. " if node.type == "ordered_list" else f"{BULLETS[min(depth, len(BULLETS) - 1)]} "
+        if node.type == "bullet_list" and item.attrs.get("class") == "task-list-item":
+            marker = ""  # its ☐/☑ is the marker
         content = join_parts((block_runs(c, ctx, depth + 1) for c in item.children), "\n", ctx)
         items.append([Run(marker, ctx.quote)] + indent_runs(content, LIST_INDENT))
     return join_parts(items, "\n\n" if loose else "\n", ctx)

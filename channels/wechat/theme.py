@@ -46,6 +46,7 @@ STYLES = {
             f"font-family:{MONO_STACK};font-size:13px;line-height:1.5;letter-spacing:0;"
             "overflow-x:auto;white-space:pre;word-break:normal;overflow-wrap:normal;"),
     "pre/code": "font-family:inherit;white-space:pre;",
+    "callout": "margin:1.5em 0;padding:0.5em 1em;border-left:4px solid {border};border-radius:6px;background:{background};",
     "blockquote": (f"margin:1.5em 0;padding:0.75em 1em;border-left:4px solid {ACCENT_COLOR};"
                    "border-radius:6px;background:#f7f7f7;color:#666;"),
     # A list: text markers (WeChat mangles list styles), so no list-style and no item style; the

@@ -28,11 +28,16 @@ from channels.wechat.theme import (
     PARAGRAPH_LIKE,
     STYLES,
 )
+from channels.wechat.code import code_line
 from channels.wechat.tree import PHONE_TABLE_EM, _Element, _is_blank, _text_of, keeps_one_line, table_width_em
+from publisher.highlight import HighlightBudget
+from publisher.markdown_plugins import admonition_colours
 from publisher.utm import LinkTag
 
 _COLLAPSIBLE_SPACE = re.compile(r"[ \t\n\r\f]+")  # HTML whitespace only: keeps U+00A0 and U+3000
 _TEXT_ALIGN = re.compile(r"text-align\s*:\s*(left|center|right)")
+_FOOTNOTE_REF = re.compile(r"\[(\d+)\]")
+_CODE_LANGUAGE = re.compile(r"\blanguage-([\w#+.-]+)")
 
 def _style(key: str, **fill: str) -> str:
     """An inline style from theme.STYLES, its trailing ";" dropped: it is repeated on every element."""
@@ -66,6 +71,7 @@ class _ArticleWriter:
         self.base_url = base_url
         self.tag_link = tag_link  # UTM tags for the references to the site (publisher.utm)
         self.images: list[str] = []
+        self.highlight = HighlightBudget()
         self.references: dict[str, tuple[int, str]] = {}  # url → (number, text of first link)
 
     # blocks and inlines
@@ -106,6 +112,8 @@ class _ArticleWriter:
             return _tag(HEADINGS[tag], HEADINGS[tag], inner) if inner else ""
         if tag in PARAGRAPH_LIKE:
             return self.paragraph(node, ctx)
+        if tag == "div" and node.attrs.get("class", "").startswith("admonition "):
+            return self.callout(node, ctx)
         if tag in BLOCK_CONTAINERS:
             return self.section(node, ctx)
         if tag in ("ul", "ol"):
@@ -127,6 +135,9 @@ class _ArticleWriter:
         if INLINE_TAGS[node.tag] is None:  # <span>, <abbr>, <time>...: nothing to say in WeChat
             return self.inlines(node.children, ctx)
         name, style = INLINE_TAGS[node.tag]
+        if name == "sup" and (note := _FOOTNOTE_REF.fullmatch(_text_of(node).strip())):
+            # a footnote's [n] would read as one of our link references [n]: a bare superscript number
+            return _tag("sup", "plain", note.group(1))
         inner = self.code_span(node) if name == "code" else self.inlines(node.children, ctx)
         return _tag(name, style, inner) if inner else ""
 
@@ -211,6 +222,8 @@ class _ArticleWriter:
                 yield from self.list_entries(child, depth + 1, ctx)
                 continue
             marker = f"{number}." if ordered else BULLETS[min(depth, len(BULLETS) - 1)]
+            if not ordered and child.attrs.get("class") == "task-list-item":
+                marker = None  # its ☐/☑ is the marker
             number += 1
             yield from self.list_item(child, marker, depth, ordered, ctx)
 
@@ -247,7 +260,19 @@ class _ArticleWriter:
 
     # code, tables, images, links
 
+    def callout(self, node: _Element, ctx: _Context) -> str:
+        """A Docusaurus admonition: its title and body in a tinted box with a coloured rule."""
+        kind = node.attrs.get("class", "").split()[-1].removeprefix("admonition-")
+        border, background = admonition_colours(kind)
+        inner = self.blocks(node.children, ctx.inside(in_section=True, tight=True))
+        return _tag("section", "callout", inner, border=border, background=background) if inner else ""
+
     def code_block(self, node: _Element) -> str:
+        code = next((c for c in node.children if isinstance(c, _Element) and c.tag == "code"), None)
+        language = _CODE_LANGUAGE.search(code.attrs.get("class", "")) if code is not None else None
+        lines = self.highlight.lines(_text_of(node).expandtabs(4).rstrip("\n"), language.group(1)) if language else None
+        if lines is not None:  # coloured spans, compact: one short colour per run of a colour
+            return _tag("pre", "pre", _tag("code", "pre/code", "<br>".join(code_line(line) for line in lines)))
         text = _text_of(node).expandtabs(4).rstrip("\n")
         # WeChat's editor drops leading and repeated spaces and bare newlines (doocs/md does the same)
         lines = [re.sub(r"^ +| {2,}", lambda m: "&nbsp;" * len(m.group()), html.escape(line, quote=False))

@@ -1,6 +1,7 @@
 """Plain text of the Markdown tree: the post body as blocks of text with no Markdown syntax left."""
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from dataclasses import dataclass
@@ -195,9 +196,28 @@ def _blocks(nodes: Iterable[SyntaxTreeNode], ctx: _TextContext, depth: int = 0) 
             out.extend(_html_blocks(node.content, ctx))
         elif kind == "hr":
             continue
+        elif kind == "admonition" and node.children:  # "Note: its text", never the title alone
+            out.extend(_titled(node.children[0], _blocks(node.children[1:], ctx, depth), ctx))
+        elif kind == "dl":  # "Term: its definition"
+            for term, definition in zip(node.children[::2], node.children[1::2]):
+                out.extend(_titled(term.children[0], _blocks(definition.children, ctx, depth), ctx)
+                           if term.type == "dt" and term.children else _blocks([term, definition], ctx, depth))
+            if len(node.children) % 2:
+                out.extend(_blocks(node.children[-1:], ctx, depth))
         elif node.children:
             out.extend(_blocks(node.children, ctx, depth))
     return [b for b in out if b.text.strip() or b.images]
+
+
+def _titled(title: SyntaxTreeNode, body: list[Block], ctx: _TextContext) -> list[Block]:
+    """A title paragraph leading the first block of its body ("Tip: …", "提示：…")."""
+    label = _text_block(title.children[0], ctx) if title.children else Block("")
+    first = body[0] if body else None
+    if first is None or first.kind != "text" or not first.text or not label.text:
+        return [label, *body]
+    colon = " " if label.text[-1] in ":：" else "：" if _CJK.match(label.text[-1]) else ": "
+    merged = dataclasses.replace(first, text=label.text + colon + first.text, images=label.images + first.images)
+    return [merged, *body[1:]]
 
 
 def _list_blocks(node: SyntaxTreeNode, ctx: _TextContext, depth: int) -> list[Block]:
