@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
 from kombu import Queue
 
 # Redis hands a message that no worker acknowledged (its worker was killed: acks_late) to another
@@ -44,3 +45,12 @@ def make_app(broker_url: str | None = None) -> Celery:
 
 
 app = make_app()
+
+
+@worker_ready.connect
+def start_due_loop(**_: object) -> None:
+    """A worker presses due schedules too (publisher.scheduler; the claim makes one process press each)."""
+    from publisher.config import load_settings
+    from publisher.scheduler import start_scheduler
+
+    start_scheduler(load_settings())

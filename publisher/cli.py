@@ -273,6 +273,9 @@ def serve(
               f"{Path(settings.content_dir).resolve()}; unsubscribe links: {settings.site_url}/unsubscribe/<token>)",
               highlight=False)
     application = create_app(settings, Store(settings.db_url), host=host)
+    from publisher.scheduler import start_scheduler
+
+    start_scheduler(settings)  # presses due schedules (publisher.scheduler); other processes may too
     if dev:
         from werkzeug.serving import run_simple
 
@@ -287,6 +290,10 @@ def serve(
 from publisher.cli_test_send import test_send  # noqa: E402
 
 app.command(name="test")(user_errors(test_send))
+
+from publisher.cli_schedule import register as register_schedule  # noqa: E402
+
+register_schedule(app, user_errors)  # `publisher schedule` and `publisher unschedule`
 
 
 def main() -> None:  # pragma: no cover - console script entry

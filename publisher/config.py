@@ -104,6 +104,8 @@ class Settings:
     explicit: frozenset = frozenset()
     sandbox: bool = False  # this run publishes to the loopback stand-ins (set by --sandbox, not by hand)
     worker_wait_seconds: float = 30.0  # a press with a broker says so when no worker starts its work by then
+    # How often `serve` and `worker` look for due schedules (publisher.scheduler); 0 = never here.
+    schedule_poll_seconds: float = 5.0
     desk_password: str = ""
     content_dir: str = "."
     # The public sign-up form (publisher.signup): how long a confirmation link works, and the

@@ -323,6 +323,18 @@ def parse_date(value: object) -> dt.datetime:
     return parsed
 
 
+
+def parse_moment(value: object, zone: dt.tzinfo) -> dt.datetime:
+    """A date with a time of day (`publish_at:`), aware: one written without a zone is in `zone`.
+    Raises ValueError for a bare date (midnight is rarely meant) or anything parse_date refuses."""
+    if isinstance(value, str) and not re.search(r"\d:\d\d", value):
+        raise ValueError(value)
+    if not isinstance(value, (str, dt.datetime)):
+        raise ValueError(value)
+    moment = parse_date(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
 def _build(m: re.Match, order: str) -> dt.datetime:
     parts = dict(zip(order, m.groups()[:3], strict=True))
     if "M" in parts:

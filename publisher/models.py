@@ -169,6 +169,33 @@ class TestSend(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class Schedule(Base):
+    """A post an editor scheduled (publisher.schedule); its state is a ScheduleState. The first
+    process to move it from scheduled to publishing (a compare-and-set) presses it."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_slug: Mapped[str] = mapped_column(String(200), index=True)
+    # The slug while scheduled or publishing, else NULL: at most one live schedule per post.
+    active_slug: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    post_path: Mapped[str] = mapped_column(Text)  # absolute
+    title: Mapped[str] = mapped_column(Text, default="")
+    content_sha256: Mapped[str] = mapped_column(String(64))  # the file as scheduled
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    zone: Mapped[str] = mapped_column(String(64), default="UTC")  # the IANA zone the time was given in
+    state: Mapped[str] = mapped_column(String(20), default="scheduled", index=True)
+    force: Mapped[bool] = mapped_column(Boolean, default=False)  # scheduled with --force
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # "host:pid"
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # renewed while pressing
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    publication_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 def _add_missing_columns(connection: Any) -> None:
     """The automatic migration: columns added to a model since a database was created are added
     to its table (nullable, so old rows stay valid). Dropping or renaming is never automatic."""

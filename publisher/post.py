@@ -3,7 +3,6 @@ publisher.front_matter), validated, cleaned of its site's syntax (publisher.site
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -16,10 +15,11 @@ from markdown_it.tree import SyntaxTreeNode
 
 from publisher.config import Settings
 from publisher.errors import PostError
-from publisher.front_matter import (image_ref, kind, parse_date, person, scalar_text, split_front_matter,
-                                    text_list, truthy)
+from publisher.front_matter import (image_ref, kind, parse_date, parse_moment, person, scalar_text,
+                                    split_front_matter, text_list, truthy)
 from publisher.language import detect, is_cjk
 from publisher.markdown import block_text, html_images, inline_text, parse_body, walk
+from publisher.post_channels import channels_field
 from publisher.site_syntax import clean
 
 LANGUAGE_KEYS = ("lang", "language", "locale")
@@ -30,7 +30,7 @@ COVER_KEYS = ("coverImage", "cover_image", "cover", "image", "featured_image", "
               "thumbnail", "og_image", "titleImage", "banner", "header", "images")
 KNOWN_KEYS = frozenset({
     "title", "slug", "category", "categories", "tags", "keywords", "summary", "url", "permalink",
-    "author", "authors", "channels", "draft", "status", *LANGUAGE_KEYS, *DATE_KEYS, *UPDATED_KEYS,
+    "author", "authors", "channels", "draft", "status", "publish_at", *LANGUAGE_KEYS, *DATE_KEYS, *UPDATED_KEYS,
     *DESCRIPTION_KEYS, *COVER_KEYS,
 })
 _KNOWN_FOLDED = frozenset(k.casefold() for k in KNOWN_KEYS)
@@ -57,6 +57,7 @@ class Post:
     language: str = "en"
     description: str | None = None  # description/excerpt/subtitle/text summary, plain text on one line
     draft: bool = False  # draft: true, published: false, Status: draft (the press refuses drafts)
+    publish_at: dt.datetime | None = None  # when `publisher schedule` presses it (aware); alone it schedules nothing
     updated: dt.datetime | None = None  # lastmod/updated/modified, when readable
     categories: tuple[str, ...] = ()  # category and categories, in order (`category` is the first)
     first_image: str | None = None  # the body's first image (http(s)), for a post without a cover
@@ -160,11 +161,12 @@ def parse_post(text: str, *, name: str, settings: Settings, default_slug: str = 
         summary=_summary_field(summary_value, name),
         cover_image=_cover(meta, url),
         author=person(meta.get("author")) or person(meta.get("authors")),
-        channels=_channels_field(meta.get("channels"), name),
+        channels=channels_field(meta.get("channels"), name),
         extra=MappingProxyType({k: v for k, v in meta.items() if k.casefold() not in _KNOWN_FOLDED}),
         language=_language_field(meta, name) or detect(title + "\n" + body),
         description=_description(meta),
         draft=_draft(meta),
+        publish_at=_publish_at(meta, name, settings),
         updated=_updated(meta, settings),
         categories=category,
         first_image=_first_image(tree, url),
@@ -286,6 +288,18 @@ def _description(meta: dict) -> str | None:
     return None
 
 
+def _publish_at(meta: dict, name: str, settings: Settings) -> dt.datetime | None:
+    value = meta.get("publish_at")
+    if value is None or value == "":
+        return None
+    try:
+        return parse_moment(value, settings.tz)
+    except (ValueError, OverflowError):
+        shown = repr(value) if isinstance(value, str) else kind(value)
+        raise PostError(f"{name}, field 'publish_at'", "expected a date and time like 2026-01-24T08:00:00+08:00 "
+                        f"(without a zone: PUBLISHER_TIMEZONE, {settings.timezone}), got {shown}") from None
+
+
 def _draft(meta: dict) -> bool:
     status = scalar_text(meta.get("status"))
     return (truthy(meta.get("draft")) is True or truthy(meta.get("published")) is False
@@ -355,40 +369,6 @@ def _summary_field(value: object, name: str) -> tuple[str, ...]:
                       if b.children and b.children[0].type == "inline"]
             points = [" ".join(points)] if points else []
     return tuple(" ".join(p.split()) for p in points if p.strip())
-
-
-def _channels_field(value: object, name: str) -> Mapping[str, Mapping[str, Any]]:
-    if value is None:
-        return MappingProxyType({})
-    if not isinstance(value, dict):
-        raise PostError(f"{name}, field 'channels'", "expected a mapping like {x: {enabled: false}}")
-    out = {}
-    for channel, opts in value.items():
-        where = f"{name}, field 'channels.{channel}"
-        from channels.registry import CHANNELS  # the channels import this module: look them up at call time
-
-        if channel not in CHANNELS:
-            raise PostError(where + "'", f"unknown channel; expected one of {', '.join(CHANNELS)}")
-        if opts is None:
-            opts = {}
-        if not isinstance(opts, dict):
-            raise PostError(where + "'", "expected a mapping of options")
-        if "enabled" in opts and not isinstance(opts["enabled"], bool):
-            raise PostError(f"{where}.enabled'", "expected true or false")
-        _refuse_unknown_options(channel, opts, where)
-        out[channel] = MappingProxyType(dict(opts))
-    return MappingProxyType(out)
-
-
-def _refuse_unknown_options(channel: str, opts: dict, where: str) -> None:
-    from channels.registry import CHANNELS  # the channels import this module: look them up at call time
-
-    known = CHANNELS[channel].options
-    for key in opts:
-        if key not in known:
-            near = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.5)
-            hint = f"did you mean {near[0]!r}? " if near else ""
-            raise PostError(f"{where}.{key}'", f"unknown option; {hint}expected one of {', '.join(sorted(known))}")
 
 
 def _slug_text(text: str, lower: bool = False) -> str:

@@ -43,7 +43,10 @@ def publication_status(settings: Settings, post_path: Path | None) -> list[dict]
             "channels": [{**_delivery_dict(store, publication.id, delivery, source), "round": publication.generation}
                          for _, (publication, delivery) in sorted(rounds.items())],
         })
-    return with_test_sends(report, store, asked, "sandbox" if settings.sandbox else "live")  # apart from the rounds
+    from publisher.schedule import attach_schedules
+
+    report = with_test_sends(report, store, asked, "sandbox" if settings.sandbox else "live")  # apart from the rounds
+    return attach_schedules(report, store, asked)  # each post's newest schedule, and posts only scheduled
 
 
 def state_exists(db_url: str) -> bool:
@@ -88,11 +91,12 @@ def uncertain_parts(ledger: Ledger, counts: dict[str, int], source: str) -> dict
 
 def status_tables(report: list[dict]) -> list[Table]:
     from publisher.cli_publish import STATE_STYLE
+    from publisher.cli_schedule import table_of_schedule
     from publisher.test_send_status import table_of_test_sends
 
     tables = []
     for pub in report:
-        tests = [t for t in [table_of_test_sends(pub)] if t is not None]
+        tests = [t for t in [table_of_test_sends(pub), table_of_schedule(pub)] if t is not None]
         if not pub["channels"]:  # only ever test-sent
             tables.extend(tests)
             continue

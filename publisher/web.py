@@ -25,6 +25,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from publisher.config import Settings
 from publisher.desk import attach_desk
+from publisher.desk import schedule as _schedule_routes  # noqa: F401 - registers the schedule picker
 from publisher.desk.limits import (
     IMPORT_BYTES,
     LOGIN_ATTEMPTS,
