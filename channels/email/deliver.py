@@ -44,7 +44,7 @@ from channels.email.errors import (
 from channels.email.limits import SETTLE_EVERY, SMTP_CONNECT_TIMEOUT, SMTP_READ_TIMEOUT
 from channels.email.message import EmailPayload
 from channels.email.parts import content_sha256, recipient_part
-from channels.email.receipt import _batch_receipt, _entries_for, settle_leftovers
+from channels.email.receipt import _batch_receipt, _entries_for, _states_for, settle_leftovers
 from channels.parts import in_flight_seconds
 from publisher.journal import DOT, OK, Journal, journal_folder
 from publisher.ledger import claim_owner
@@ -65,26 +65,33 @@ def send_batch(payload: EmailPayload, ctx: SendContext, recipients: Sequence[Rec
     sender = _envelope_sender(settings)
     batch = {recipient_part(r.email): r for r in reversed(recipients)}  # the first of duplicates wins
     parts = [part for part in dict.fromkeys(recipient_part(r.email) for r in recipients)]
-    entries = _entries_for(ctx.ledger, parts)
-    unplanned = [part for part in parts if part not in entries]
+    states = _states_for(ctx.ledger, parts)
+    unplanned = [part for part in parts if part not in states]
     if unplanned:  # a batch sent on its own; the orchestrator plans a whole mailing up front
         sha = content_sha256(payload)
         ctx.ledger.plan([(part, sha) for part in unplanned])
-        entries.update(_entries_for(ctx.ledger, unplanned))
+        states.update(_states_for(ctx.ledger, unplanned))
     journal = Journal(journal_folder(settings), ctx.publication_id, ctx.ledger.channel)
     # A group of claims is in flight while its worker sends SETTLE_EVERY messages one by one.
     in_flight = in_flight_seconds(settings, (SMTP_CONNECT_TIMEOUT, SMTP_READ_TIMEOUT), calls=SETTLE_EVERY)
-    leftovers, _ = settle_leftovers(ctx.ledger, entries.values(), journal, in_flight)
-    if any(entry.state == "sending" for entry in entries.values()):  # only those can have changed
-        entries = _entries_for(ctx.ledger, parts)
-    todo = [part for part in parts if entries[part].claimable]
-    finished = sum(1 for e in entries.values() if e.state not in ("planned", "sending") and not e.claimable)
+    sending = [part for part in parts if states[part][0] == "sending"]
+    leftovers: list[str] = []
+    if sending:  # only parts left "sending" need their whole entries, and only they can change
+        leftovers, _ = settle_leftovers(ctx.ledger, _entries_for(ctx.ledger, sending).values(), journal, in_flight)
+        states = _states_for(ctx.ledger, parts)
+    todo = [part for part in parts if _claimable(*states[part])]
+    finished = sum(1 for state, retryable in states.values()
+                   if state not in ("planned", "sending") and not _claimable(state, retryable))
     run = _BatchRun(payload, ctx, batch, sender, total=len(parts), done=finished, journal=journal)
     try:
         run.send(todo)
     finally:
         journal.close()
     return _batch_receipt(ctx.ledger, parts, leftovers)
+
+
+def _claimable(state: str, retryable: bool) -> bool:
+    return state == "planned" or (state == "failed" and retryable)  # as LedgerEntry.claimable
 
 
 # --- one batch ------------------------------------------------------------------------------------
