@@ -50,7 +50,13 @@ app = make_app()
 @worker_ready.connect
 def start_due_loop(**_: object) -> None:
     """A worker presses due schedules too (publisher.scheduler; the claim makes one process press each)."""
+    import logging
+
     from publisher.config import load_settings
+    from publisher.errors import ConfigError
     from publisher.scheduler import start_scheduler
 
-    start_scheduler(load_settings())
+    try:
+        start_scheduler(load_settings())
+    except ConfigError as exc:  # the tasks will say so too; the worker itself still runs
+        logging.getLogger(__name__).error("schedules are not pressed by this worker: %s: %s", exc.where, exc.what)

@@ -85,9 +85,9 @@ def local_input(moment: datetime, zone: str) -> str:
         return moment.strftime("%Y-%m-%dT%H:%M")
 
 
-def schedules_by_slug() -> dict[str, dict]:
-    """Every post's newest schedule that is not cancelled (the posts list: one read)."""
-    rows = ScheduleBook(_app_parts()[1]).latest()
+def schedules_by_slug(slugs: list[str]) -> dict[str, dict]:
+    """The newest schedule of each of these posts that is not cancelled (a page of the list: one read)."""
+    rows = ScheduleBook(_app_parts()[1]).latest(list(slugs))
     return {slug: {**describe(row), "line": schedule_line(describe(row))}
             for slug, row in rows.items() if row.state != ScheduleState.UNSCHEDULED}
 
