@@ -84,6 +84,7 @@ def _footnote_unreferenced(state: StateCore) -> None:
 def _rewrite(state: StateCore) -> None:
     tokens: list[Token] = []
     language: list[str] = []  # detected once, when an admonition without a title needs it
+    note_start = 0  # where the footnote being rewritten starts in `tokens`
     for index, token in enumerate(state.tokens):
         kind = token.type
         if kind == "inline" and token.children:
@@ -103,9 +104,10 @@ def _rewrite(state: StateCore) -> None:
         elif kind == "footnote_block_close":
             tokens.append(_block("ordered_list_close", "ol", -1))
         elif kind == "footnote_open":
+            note_start = len(tokens)
             tokens.append(_block("list_item_open", "li", 1, markup="."))
         elif kind == "footnote_close":
-            _tighten_footnote(tokens)
+            _tighten_footnote(tokens[note_start + 1:])
             tokens.append(_block("list_item_close", "li", -1, markup="."))
         elif kind != "footnote_anchor":
             tokens.append(token)
@@ -118,10 +120,8 @@ def _block(kind: str, tag: str, nesting: int, *, hidden: bool = False, markup: s
     return token
 
 
-def _tighten_footnote(tokens: list[Token]) -> None:
+def _tighten_footnote(inner: list[Token]) -> None:
     """A note of one paragraph is a tight list item (no blank line between notes)."""
-    start = max(i for i, t in enumerate(tokens) if t.type == "list_item_open")
-    inner = tokens[start + 1:]
     if len(inner) == 3 and inner[0].type == "paragraph_open":
         inner[0].hidden = inner[2].hidden = True
 
