@@ -54,10 +54,10 @@ class Settings:
     # Transient failures are retried with backoff for this long without progress, then given up.
     retry_for_seconds: float = 1800.0
     journal_dir: str = ""  # per-message marks of email sends (publisher.journal); default beside the state
+    utm: bool = False  # tag links to the site's own host with utm_source/medium/campaign (publisher.utm)
     # `publisher test` and the desk's "Send a test", all posts together, counted in the store: the
     # desk must not become a relay that mails anyone on demand.
     test_sends_per_hour: int = 10
-    utm: bool = False  # tag links to the site's own host with utm_source/medium/campaign (publisher.utm)
 
     # email
     email_from: str = "Newsletter <newsletter@example.com>"

@@ -1,7 +1,7 @@
 """The email channel: one post → one multipart/alternative message, personalised by byte substitution.
 
 `render` does all the expensive work once per post: it walks the Markdown tree into HTML (Jinja2
-layout, CSS inlined by premailer) and into a plain-text part, then encodes the whole RFC 5322
+layout, its CSS inlined) and into a plain-text part, then encodes the whole RFC 5322
 message as bytes in which the per-recipient values are placeholders (`%%PUB:NAME%%`).
 `EmailPayload.personalize` only validates and encodes the recipient's values and joins them with the
 pre-encoded segments, so a 100k-recipient mailing never re-renders or re-inlines anything.
@@ -9,7 +9,8 @@ pre-encoded segments, so a 100k-recipient mailing never re-renders or re-inlines
 Render side (pure; imports no SMTP, HTTP or database library):
   limits.py    RFC and inbox limits, layout constants, delivery timing and batch sizes
   message.py   placeholders, EmailPayload and personalize, header values, the message template, QP
-  html.py      the HTML part: Markdown tree → HTML in the layout, premailer inlining
+  html.py      the HTML part: Markdown tree → HTML in the layout
+  inline_css.py the layout's stylesheet onto the elements (what premailer did, for our sheet)
   text.py      the plain-text part: wrapping by display width (CJK, kinsoku), lists, tables
   subject.py   subject, preheader, language and label words, reserved-text refusal
   parts.py     Recipient and the ledger parts of a mailing ("to:<address>", content sha256)

@@ -1,9 +1,8 @@
-"""The HTML part: the Markdown tree as email-safe HTML in the Jinja2 layout, CSS inlined by premailer.
+"""The HTML part: the Markdown tree as email-safe HTML in the Jinja2 layout, its CSS inlined.
 The render context, site name and meta line are shared with the plain-text part (text.py)."""
 from __future__ import annotations
 
 import html
-import logging
 import re
 from dataclasses import dataclass, field, replace
 from typing import Iterable
@@ -14,6 +13,7 @@ from markupsafe import Markup
 
 from channels.email.headers import parse_mailbox
 from channels.email.image_sizes import ImageSizes
+from channels.email.inline_css import inline_css
 from channels.email.limits import (
     BLOCKQUOTE_INDENT,
     CONTENT_WIDTH,
@@ -59,27 +59,7 @@ def _render_html(post: Post, settings: Settings, subject: str, preheader: str, l
         unsubscribe_url=UNSUBSCRIBE_URL, to_email=TO_EMAIL,
         footer_text=labels["footer"].format(site=_site_name(settings)),
     )
-    return _inline_css(document)
-
-
-def _inline_css(document: str) -> str:
-    # Imported here: premailer imports requests (for remote stylesheets, never fetched here), and
-    # importing the channel must not pull in an HTTP library.
-    from premailer import Premailer
-
-    inliner = Premailer(
-        document,
-        allow_network=False,  # never fetch <link> stylesheets: render is offline and pure
-        strip_important=False,  # the kept @media rules need !important to beat inline styles
-        keep_style_tags=False,  # the kept sheet is marked data-premailer="ignore"
-        disable_validation=True,  # cssutils does not know mso-* or prefers-color-scheme
-        cssutils_logging_level=logging.CRITICAL,
-        remove_classes=False,  # the @media rules select by class
-        # CSS width/height must not become attributes: Outlook reads width="100%" on an image as
-        # its natural size; the template sets pixel widths where Outlook needs them.
-        disable_basic_attributes=["width", "height"],
-    )
-    return inliner.transform(pretty_print=False)
+    return inline_css(document)
 
 
 def _site_name(settings: Settings) -> str:
@@ -233,7 +213,7 @@ def _html_inline(node: SyntaxTreeNode, context: _Context) -> str:
 
 def _code_html(node: SyntaxTreeNode, context: _Context) -> str:
     """A code block; one whose fence names a language Pygments knows is coloured with inline
-    styles (premailer keeps them; mail clients drop classes)."""
+    styles (the inliner keeps them; mail clients drop classes)."""
     code = node.content.rstrip("\n")
     language = code_language(node.info) if node.type == "fence" else ""
     lines = context.highlight.lines(code, language) if language else None
