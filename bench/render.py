@@ -3,8 +3,9 @@ premailer pass over the same email document, measured in the same run. Run by ha
 
     .venv/bin/python bench/render.py [--rounds 15]
 
-The target is all four channels ≤ 2× one premailer pass (premailer is the one costly step a
-newsletter tool cannot avoid: it inlines the CSS every mail client needs)."""
+The target is all four channels ≤ 2× one premailer pass (inlining the CSS every mail client needs
+is the one costly step a newsletter tool cannot avoid; premailer, the usual tool for it, is the
+yardstick, installed with the test extra; the email channel inlines with its own inliner)."""
 from __future__ import annotations
 
 import argparse
@@ -32,6 +33,16 @@ def timed(work, rounds: int) -> list[float]:
     return samples
 
 
+def premailer_pass(document: str) -> str:
+    import logging
+
+    from premailer import Premailer
+
+    return Premailer(document, allow_network=False, strip_important=False, keep_style_tags=False,
+                     disable_validation=True, cssutils_logging_level=logging.CRITICAL, remove_classes=False,
+                     disable_basic_attributes=["width", "height"]).transform(pretty_print=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=15)
@@ -45,10 +56,10 @@ def main() -> None:
     settings = load_settings(env={})
     post = load_post(POST, settings)
     documents: list[str] = []
-    real_inline = email_html._inline_css
-    email_html._inline_css = lambda document: documents.append(document) or real_inline(document)
+    real_inline = email_html.inline_css
+    email_html.inline_css = lambda document: documents.append(document) or real_inline(document)
     CHANNELS["email"].render(post, settings)  # warm-up, and the document premailer is given
-    email_html._inline_css = real_inline
+    email_html.inline_css = real_inline
     document = documents[-1]
 
     def all_channels() -> None:
@@ -57,7 +68,7 @@ def main() -> None:
 
     per_channel = {name: timed(lambda c=c: c.checks(c.render(post, settings), settings), args.rounds)
                    for name, c in CHANNELS.items()}
-    premailer = timed(lambda: real_inline(document), args.rounds)
+    premailer = timed(lambda: premailer_pass(document), args.rounds)
     everything = timed(all_channels, args.rounds)
     base = statistics.median(premailer)
     table = Table("what", "median ms", "× one premailer pass", title="rendering the reference post")
