@@ -2,10 +2,10 @@
 between CJK characters with the kinsoku rules, never inside words."""
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from markdown_it.tree import SyntaxTreeNode
 
@@ -43,8 +43,7 @@ def _wrap(text: str, width: int = TEXT_WIDTH) -> list[str]:
     return lines
 
 
-@dataclass(frozen=True)
-class _Unit:
+class _Unit(NamedTuple):
     text: str
     width: int
     spaced: bool  # a space separated it from the unit before
@@ -52,6 +51,8 @@ class _Unit:
 
 
 def _wrap_line(text: str, width: int) -> list[str]:
+    if _display_width(text) <= width:  # most lines: nothing to break, only spaces to collapse
+        return [" ".join(text.split())]
     lines: list[str] = []
     current: list[_Unit] = []
     current_width = 0  # _units_width(current), kept as units come and go (wrapping stays linear)
@@ -70,17 +71,23 @@ def _wrap_line(text: str, width: int) -> list[str]:
     return lines
 
 
+@functools.lru_cache(maxsize=8192)
+def _piece(piece: str) -> tuple[int, bool, bool, bool]:
+    """A unit's display width, whether it starts and ends with CJK, and whether it may start a line."""
+    return _display_width(piece), _has_cjk(piece[0]), _has_cjk(piece[-1]), piece[0] not in _NO_LINE_START
+
+
 def _wrap_units(text: str) -> list[_Unit]:
     units: list[_Unit] = []
-    spaced, previous = False, ""
+    spaced, previous_cjk, previous_opens = False, False, False
     for piece in _WRAP_UNITS.findall(text):
         if piece.isspace():
             spaced = True
             continue
-        breakable = spaced or _has_cjk(piece[0]) or _has_cjk(previous[-1:])
-        breakable = breakable and piece[0] not in _NO_LINE_START and previous[-1:] not in _NO_LINE_END
-        units.append(_Unit(piece, _display_width(piece), spaced, breakable))
-        spaced, previous = False, piece
+        width, starts_cjk, ends_cjk, may_start = _piece(piece)
+        breakable = (spaced or starts_cjk or previous_cjk) and may_start and not previous_opens
+        units.append(_Unit(piece, width, spaced, breakable))
+        spaced, previous_cjk, previous_opens = False, ends_cjk, piece[-1] in _NO_LINE_END
     return units
 
 
