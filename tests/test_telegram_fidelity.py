@@ -9,7 +9,7 @@ import html
 import re
 from html import escape
 
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings as hypothesis_settings, strategies as st
 
 from channels.telegram.channel import CHANNEL, TelegramChannel
 from channels.telegram.context import allowed_url
@@ -384,6 +384,9 @@ SECTION = st.tuples(st.lists(HEADING, min_size=1, max_size=2),
 @FIDELITY
 @given(sections=st.lists(SECTION, min_size=1, max_size=8), cover=st.booleans(),
        limit=st.sampled_from([97, 300, 1000, MESSAGE_LIMIT]))
+@example(sections=[(["## § wescozt"], ["else a"]),  # two headings that alone fill a message
+                   (["### § a a aaa aaaa aaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa",
+                     "### § a a a aaaa aaaaaaaaa"], ["agxr文yinf a"])], cover=True, limit=97)
 def test_no_message_ends_with_a_heading(sections, cover, limit):
     body = "\n\n".join("\n\n".join(headings + paragraphs) for headings, paragraphs in sections)
     front = "---\ntitle: Headings\n" + ("cover: https://e.com/cover.png\n" if cover else "") + "---\n"

@@ -105,6 +105,12 @@ def split_text_spans(text: str, limit: int, first_limit: int | None = None, keep
         lowest = max(start + 1, bisect_right(units, units[start] + int(limit * MIN_FILL)) - 1)
         if start < keep < end:
             lowest = max(lowest, keep + 1)
+        elif start < keep:  # the headings alone fill the span: cut between them, so the last one
+            between = text.rfind("\n\n", start + 1, min(end, keep - 2))  # goes on with its block
+            if between > start:
+                spans.append((start, between))
+                start = between + 2
+                continue
         cut, resume = next(_boundaries(text, start, end, lowest), (None, None))
         if cut is None or cut <= start:
             cut = resume = _safe_char_cut(text, end, start + 1)
