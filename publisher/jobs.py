@@ -101,6 +101,9 @@ def plan_mailing(job: Job) -> list[list[int]]:
     from publisher.journal import journal_folder, prune
 
     prune(journal_folder(job.settings))  # marks of mailings settled long ago: once per press, not per email
+    from publisher.signup import Signups
+
+    Signups(job.store, job.settings).prune()  # sign-ups never confirmed in time leave the list
     channel = job.channel
     sha = channel.recipient_parts(job.payload, ["planning@example.com"])[0][1]
     Ledger(job.store, job.publication_id, job.name).plan_recipients(channel.part_prefix, sha)
