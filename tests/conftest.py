@@ -88,3 +88,41 @@ def claim_as_dead_worker(ledger, *parts: str):
                                                 LedgerRow.channel == ledger.channel, LedgerRow.part.in_(parts))
                         .values(claimed_by=dead))
     return dead
+
+
+# -- the platform stand-ins, shared by the end-to-end modules -----------------------------------------
+
+STANDINS = ("x", "telegram", "wechat", "images", "smtp_http")
+EXAMPLE_SUBSCRIBERS = ROOT / "examples" / "subscribers.csv"
+ACTIVE = 8  # examples/subscribers.csv: 10 rows, one unsubscribed, one bounced
+# Pacing and backoff short enough for tests; the behaviour is the same.
+FAST = {"PUBLISHER_X_PAUSE_SECONDS": "0", "PUBLISHER_RETRY_BASE_SECONDS": "0.05",
+        "PUBLISHER_RETRY_CAP_SECONDS": "0.5"}
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """Loopback stand-ins of SMTP, X, Telegram and WeChat (and an image host), one set per module."""
+    from publisher.sandbox.run import start_sandbox
+
+    with start_sandbox() as running:
+        yield running
+
+
+def reset_standins(sandbox, names=STANDINS) -> None:
+    import requests
+
+    for name in names:
+        requests.post(f"{sandbox.servers[name].url}/_sandbox/reset", timeout=10).raise_for_status()
+
+
+def live_env(sandbox, tmp_path: Path, *, subscribers: bool = True, reset=STANDINS, **extra: str) -> dict:
+    """PUBLISHER_* settings of a live publisher pointed at the (reset) stand-ins, with a state of its
+    own in `tmp_path`, the example subscribers imported unless `subscribers` is False."""
+    reset_standins(sandbox, reset)
+    env = {**sandbox.env(), "PUBLISHER_DB_URL": f"sqlite:///{tmp_path / 'p.db'}",
+           "PUBLISHER_OUTBOX_DIR": str(tmp_path / "outbox"), **FAST, **extra}
+    if subscribers:
+        imported = run_cli("subscribers", "import", str(EXAMPLE_SUBSCRIBERS), env=env)
+        assert imported.returncode == 0, imported.stderr
+    return env

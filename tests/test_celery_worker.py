@@ -10,10 +10,8 @@ import time
 
 import pytest
 import redis
-import requests
 
-from publisher.sandbox.run import start_sandbox
-from tests.conftest import ROOT, SAMPLE, run_cli
+from tests.conftest import ROOT, SAMPLE, live_env, run_cli
 from tests.test_publish_e2e import ACTIVE, assert_one_of_everything, preview_of, received
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -24,24 +22,11 @@ except redis.RedisError:  # pragma: no cover - CI starts Redis
     pytest.skip("Redis is not running on 127.0.0.1:6379", allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with start_sandbox() as running:
-        yield running
-
-
 @pytest.fixture
 def env(sandbox, tmp_path):
     redis.Redis.from_url(REDIS_URL).flushdb()
-    for name in ("x", "telegram", "wechat", "images", "smtp_http"):
-        requests.post(f"{sandbox.servers[name].url}/_sandbox/reset", timeout=10).raise_for_status()
-    env = {**sandbox.env(), "PUBLISHER_DB_URL": f"sqlite:///{tmp_path / 'p.db'}",
-           "PUBLISHER_BROKER_URL": REDIS_URL, "PUBLISHER_VISIBILITY_TIMEOUT": "5",
-           "PUBLISHER_X_PAUSE_SECONDS": "0", "PUBLISHER_RETRY_BASE_SECONDS": "0.05",
-           "PUBLISHER_RETRY_CAP_SECONDS": "0.5", "PUBLISHER_RETRY_MAX_ATTEMPTS": "8",
-           "PUBLISHER_EMAIL_BATCH_SIZE": "3"}
-    assert run_cli("subscribers", "import", str(ROOT / "examples" / "subscribers.csv"), env=env).returncode == 0
-    return env
+    return live_env(sandbox, tmp_path, PUBLISHER_BROKER_URL=REDIS_URL, PUBLISHER_VISIBILITY_TIMEOUT="5",
+                    PUBLISHER_EMAIL_BATCH_SIZE="3")
 
 
 class Workers:

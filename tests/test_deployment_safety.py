@@ -9,29 +9,20 @@ import time
 import pytest
 import requests
 
-from publisher.sandbox.run import start_sandbox
-from tests.conftest import ROOT, SAMPLE, run_cli
+from tests.conftest import FAST, ROOT, SAMPLE, reset_standins, run_cli
 from tests.test_publish_e2e import ACTIVE, received
 
 SUBSCRIBERS_CSV = ROOT / "examples" / "subscribers.csv"
 LONG_TITLE = "A title far too long for WeChat, which takes thirty-two characters at most"
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with start_sandbox() as running:
-        yield running
-
-
 @pytest.fixture
 def home(sandbox, tmp_path):
     """An empty HOME (no XDG folders), the stand-ins reset, live settings pointing at them."""
-    for name in ("x", "telegram", "wechat", "images", "smtp_http"):
-        requests.post(f"{sandbox.servers[name].url}/_sandbox/reset", timeout=10).raise_for_status()
+    reset_standins(sandbox)
     folder = tmp_path / "home"
     folder.mkdir()
-    return {**sandbox.env(), "HOME": str(folder), "XDG_DATA_HOME": "", "PUBLISHER_X_PAUSE_SECONDS": "0",
-            "PUBLISHER_RETRY_BASE_SECONDS": "0.05", "PUBLISHER_RETRY_CAP_SECONDS": "0.5"}
+    return {**sandbox.env(), "HOME": str(folder), "XDG_DATA_HOME": "", **FAST}
 
 
 def counts(sandbox) -> dict[str, int]:

@@ -10,21 +10,14 @@ import json
 import pytest
 import requests
 
-from tests.conftest import ROOT, run_cli
-from tests.test_publish_e2e import sandbox  # noqa: F401 (the module's stand-ins, shared)
+from tests.conftest import live_env, run_cli
 
 INJECTED = "=?utf-8?q?Hi=0D=0ABcc:_victim@evil.example?="
 
 
 @pytest.fixture
 def env(sandbox, tmp_path):
-    for name in ("x", "telegram", "wechat", "images", "smtp_http"):
-        requests.post(f"{sandbox.servers[name].url}/_sandbox/reset", timeout=10).raise_for_status()
-    env = {**sandbox.env(), "PUBLISHER_DB_URL": f"sqlite:///{tmp_path / 'p.db'}", "PUBLISHER_X_PAUSE_SECONDS": "0",
-           "PUBLISHER_RETRY_BASE_SECONDS": "0.05", "PUBLISHER_RETRY_CAP_SECONDS": "0.2",
-           "PUBLISHER_RETRY_FOR_SECONDS": "2"}
-    assert run_cli("subscribers", "import", str(ROOT / "examples" / "subscribers.csv"), env=env).returncode == 0
-    return env
+    return live_env(sandbox, tmp_path, PUBLISHER_RETRY_CAP_SECONDS="0.2", PUBLISHER_RETRY_FOR_SECONDS="2")
 
 
 def test_an_injected_subject_reaches_the_server_as_literal_text(sandbox, env, tmp_path):

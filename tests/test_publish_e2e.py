@@ -13,31 +13,15 @@ import pytest
 import requests
 
 from publisher.config import load_settings
-from publisher.sandbox.run import start_sandbox
 from publisher.store import Store
 from publisher.web import create_app
-from tests.conftest import ROOT, SAMPLE, run_cli
+from tests.conftest import ACTIVE, SAMPLE, live_env, run_cli
 
-ACTIVE = 8  # examples/subscribers.csv: 10 rows, one unsubscribed, one bounced
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with start_sandbox() as running:
-        yield running
 
 
 @pytest.fixture
 def env(sandbox, tmp_path):
-    for name in ("x", "telegram", "wechat", "images", "smtp_http"):
-        requests.post(f"{sandbox.servers[name].url}/_sandbox/reset", timeout=10).raise_for_status()
-    env = {**sandbox.env(), "PUBLISHER_DB_URL": f"sqlite:///{tmp_path / 'p.db'}",
-           "PUBLISHER_X_PAUSE_SECONDS": "0", "PUBLISHER_RETRY_BASE_SECONDS": "0.05",
-           "PUBLISHER_RETRY_CAP_SECONDS": "0.5", "PUBLISHER_RETRY_MAX_ATTEMPTS": "8",
-           "PUBLISHER_OUTBOX_DIR": str(tmp_path / "outbox")}
-    result = run_cli("subscribers", "import", str(ROOT / "examples" / "subscribers.csv"), env=env)
-    assert result.returncode == 0, result.stderr
-    return env
+    return live_env(sandbox, tmp_path)
 
 
 def received(sandbox) -> dict:

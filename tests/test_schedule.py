@@ -21,11 +21,10 @@ import requests
 from publisher.config import load_settings
 from publisher.models import Schedule
 from publisher.post import parse_post
-from publisher.sandbox.run import start_sandbox
 from publisher.schedule import ScheduleBook, schedule_post
 from publisher.scheduler import Scheduler, late_after_seconds
 from publisher.store import Store
-from tests.conftest import ROOT, SAMPLE, run_cli
+from tests.conftest import ROOT, SAMPLE, live_env, run_cli
 from tests.test_publish_e2e import assert_one_of_everything, preview_of, received
 
 POLL = "1"  # seconds between looks for due schedules, in the processes these tests start
@@ -108,24 +107,10 @@ class Processes:
                     process.wait(20)
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with start_sandbox() as running:
-        yield running
-
-
 @pytest.fixture
 def env(sandbox, tmp_path):
-    for name in ("x", "telegram", "wechat", "images", "smtp_http"):
-        requests.post(f"{sandbox.servers[name].url}/_sandbox/reset", timeout=10).raise_for_status()
-    env = {**sandbox.env(), "PUBLISHER_DB_URL": f"sqlite:///{tmp_path / 'shared.db'}",
-           "PUBLISHER_X_PAUSE_SECONDS": "0", "PUBLISHER_RETRY_BASE_SECONDS": "0.05",
-           "PUBLISHER_RETRY_CAP_SECONDS": "0.5", "PUBLISHER_OUTBOX_DIR": str(tmp_path / "outbox"),
-           "PUBLISHER_TIMEZONE": ZONE, "PUBLISHER_SCHEDULE_POLL_SECONDS": POLL,
-           "PUBLISHER_DESK_PASSWORD": "schedule-test-password", "PUBLISHER_CONTENT_DIR": str(tmp_path / "posts")}
-    result = run_cli("subscribers", "import", str(ROOT / "examples" / "subscribers.csv"), env=env)
-    assert result.returncode == 0, result.stderr
-    return env
+    return live_env(sandbox, tmp_path, PUBLISHER_TIMEZONE=ZONE, PUBLISHER_SCHEDULE_POLL_SECONDS=POLL,
+                    PUBLISHER_DESK_PASSWORD="schedule-test-password", PUBLISHER_CONTENT_DIR=str(tmp_path / "posts"))
 
 
 @pytest.fixture

@@ -16,33 +16,17 @@ from publisher.post import load_post
 from publisher.store import Store
 from publisher.test_send import TestSendsExhausted, record_test_send, send_test
 from publisher.web import create_app
-from tests.conftest import ROOT, SAMPLE, run_cli
+from tests.conftest import ACTIVE, SAMPLE, live_env, run_cli
 
-ACTIVE = 8  # examples/subscribers.csv: 10 rows, one unsubscribed, one bounced
 ME = "me@example.org"
 PRIVATE_CHAT = "100200300"  # the sandbox's private chat (publisher/sandbox/telegram_api/limits.py)
 CHANNEL_CHAT = "-1001234567890"  # the sandbox's channel, PUBLISHER_TELEGRAM_CHAT_ID
 PASSWORD = "a desk password for tests"
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    from publisher.sandbox.run import start_sandbox
-
-    with start_sandbox() as running:
-        yield running
-
-
 @pytest.fixture
 def env(sandbox, tmp_path):
-    for name in ("telegram", "smtp_http", "images"):
-        requests.post(f"{sandbox.servers[name].url}/_sandbox/reset", timeout=10).raise_for_status()
-    env = {**sandbox.env(), "PUBLISHER_DB_URL": f"sqlite:///{tmp_path / 'p.db'}",
-           "PUBLISHER_RETRY_BASE_SECONDS": "0.05", "PUBLISHER_RETRY_CAP_SECONDS": "0.5",
-           "PUBLISHER_OUTBOX_DIR": str(tmp_path / "outbox"), "PUBLISHER_X_PAUSE_SECONDS": "0"}
-    imported = run_cli("subscribers", "import", str(ROOT / "examples" / "subscribers.csv"), env=env)
-    assert imported.returncode == 0, imported.stderr
-    return env
+    return live_env(sandbox, tmp_path, reset=("telegram", "smtp_http", "images"))
 
 
 def emails(sandbox) -> list[dict]:
