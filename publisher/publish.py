@@ -98,14 +98,18 @@ class PressBlocked(InputError):
         self.problems = problems
 
 
+def refuse_draft(post: Post, doing: str) -> None:
+    if post.draft:
+        raise PostError(post.source, f"is a draft (draft: true in its front matter): preview works, {doing} "
+                        "does not; set draft: false first")
+
+
 def prepare(post_path: str | Path, settings: Settings, *, again: bool = False, only: Sequence[str] = ()) -> Pressed:
     """Validate and render the post, then find (or, with `again`, start) its publication. With
     `again`, the channels pressed (all, or `only`) start a new round; the others keep theirs."""
     post_path = Path(post_path)
     post = load_post(post_path, settings)
-    if post.draft:
-        raise PostError(post.source, "is a draft (draft: true in its front matter): preview works, publishing "
-                        "does not; set draft: false to publish it")
+    refuse_draft(post, "publishing")
     learn_before_render(post, settings)
     rendered = render_all(post, settings)
     store = Store(settings.db_url)

@@ -119,14 +119,12 @@ def check_schedulable(path: Path, settings: Settings, force: bool) -> Post:
     from channels.registry import CHANNELS
     from publisher.press_plan import press_plan
     from publisher.preview import render_all
-    from publisher.publish import Pressed, blocking_problems, learn_before_render
+    from publisher.publish import Pressed, blocking_problems, learn_before_render, refuse_draft
     from publisher.rounds import round_publication
     from publisher.status import latest_publication
 
     post = load_post(path, settings)
-    if post.draft:
-        raise PostError(post.source, "is a draft (draft: true in its front matter): it cannot be scheduled; "
-                        "set draft: false first")
+    refuse_draft(post, "scheduling")
     learn_before_render(post, settings)
     rendered = render_all(post, settings)
     store = Store(settings.db_url)
