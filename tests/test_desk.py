@@ -326,6 +326,18 @@ def test_a_broken_post_is_listed_with_its_message(editor):
     assert editor.get("/posts/no-such-post").status_code == 404
 
 
+def test_files_that_are_not_posts_are_not_listed(editor, content):
+    (content / "README.md").write_text("# Our newsletter\n\nHow this folder works.\n", encoding="utf-8")
+    (content / "_footer.md").write_text("Thanks for reading!\n", encoding="utf-8")
+    (content / "_index.md").write_text("---\ntitle: Section\n---\n", encoding="utf-8")
+    (content / "CHANGELOG.md").write_text("---\ntitle: What changed this month\ndate: 2026-01-30\n---\nNews.\n",
+                                          encoding="utf-8")
+    listing = editor.get("/posts").get_data(as_text=True)
+    assert "How this folder works" not in listing and "Our newsletter" not in listing
+    assert "_footer" not in listing and "_index" not in listing and "Section" not in listing
+    assert "What changed this month" in listing  # a document with front matter is a post after all
+
+
 def _failed_telegram(store, settings, state: str) -> Ledger:
     publication = store.get_or_create_publication(slug_of(settings), post_sha256(SAMPLE), "t")
     ledger = Ledger(store, publication.id, "telegram")

@@ -17,6 +17,25 @@ from publisher.post import Post, load_post
 from publisher.preview import Rendered, render_all
 
 POST_SUFFIXES = (".md", ".markdown")
+# A repository's own documents, listed as posts only when they open with front matter.
+REPOSITORY_DOCUMENTS = frozenset({"readme", "changelog", "changes", "license", "licence", "contributing",
+                                  "code_of_conduct", "security", "authors", "todo", "notes"})
+
+
+def is_post_file(path: Path) -> bool:
+    """Whether a Markdown file of the content folder is a post: partials and hidden files
+    (`_header.md`, Hugo's `_index.md`, `.draft.md`) never are; a README, CHANGELOG or LICENSE only
+    when it opens with front matter."""
+    if path.suffix.lower() not in POST_SUFFIXES or path.name.startswith(("_", ".")) or not path.is_file():
+        return False
+    if path.stem.lower() not in REPOSITORY_DOCUMENTS:
+        return True
+    try:
+        with path.open("rb") as handle:
+            opening = handle.read(16).lstrip(b"\xef\xbb\xbf").lstrip()
+    except OSError:
+        return False
+    return opening.startswith((b"---", b"+++", b"{"))
 log = logging.getLogger(__name__)
 
 
@@ -47,7 +66,7 @@ class PostShelf:
 
     def entries(self) -> list[ShelfEntry]:
         """Newest first; a second file with a slug already taken is listed with that problem."""
-        files = sorted(p for p in self.folder.glob("*") if p.suffix.lower() in POST_SUFFIXES and p.is_file())
+        files = sorted(p for p in self.folder.glob("*") if is_post_file(p))
         seen: dict[str, Path] = {}
         out = []
         for path in files:
