@@ -34,10 +34,13 @@ class UnsupportedSelector(ValueError):
     pass
 
 
+Compound = tuple[str, frozenset[str]]  # a type ("*" for any) and the classes an element must carry
+
+
 @dataclass(frozen=True)
 class _Rule:
     order: tuple[int, int, int, int, int]  # premailer's crude specificity, then sheet order
-    xpath: etree.XPath
+    compounds: tuple[Compound, ...]  # outermost first; each a descendant of the one before
     declarations: tuple[tuple[str, str], ...]
 
 
@@ -50,21 +53,11 @@ def _declarations(body: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def _step(compound: str) -> str:
-    match = _SIMPLE.match(compound)
-    if not match or not compound:
-        raise UnsupportedSelector(f"selector part {compound!r}: only type, .class and descendants are inlined")
-    tests = [f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
-             for name in match["classes"].split(".")[1:]]
-    return (match["tag"] or "*").lower() + "".join(f"[{test}]" for test in tests)
-
-
-def _xpath(selector: str) -> tuple[str, int, int]:
-    compounds = selector.split()
-    path = "descendant-or-self::" + "/descendant::".join(_step(c) for c in compounds)
-    classes = selector.count(".")
-    elements = sum(1 for c in compounds if c[:1].isalpha())
-    return path, classes, elements
+def _compound(text: str) -> Compound:
+    match = _SIMPLE.match(text)
+    if not match or not text:
+        raise UnsupportedSelector(f"selector part {text!r}: only type, .class and descendants are inlined")
+    return (match["tag"] or "*").lower(), frozenset(match["classes"].split(".")[1:])
 
 
 @functools.lru_cache(maxsize=8)
@@ -78,9 +71,33 @@ def parse_sheet(css: str, sheet_index: int = 0) -> tuple[_Rule, ...]:
         for selector in (s.strip() for s in selectors.split(",")):
             if selector.startswith("@") or any(c in selector for c in ":#*>+~[]"):
                 raise UnsupportedSelector(f"selector {selector!r}: only type, .class and descendants are inlined")
-            path, classes, elements = _xpath(selector)
-            rules.append(_Rule((0, classes, elements, sheet_index, len(rules)), etree.XPath(path), declarations))
+            compounds = tuple(_compound(part) for part in selector.split())
+            elements = sum(1 for tag, _ in compounds if tag != "*")
+            order = (0, selector.count("."), elements, sheet_index, len(rules))
+            rules.append(_Rule(order, compounds, declarations))
     return tuple(sorted(rules, key=lambda rule: rule.order))
+
+
+def _fits(element, compound: Compound) -> bool:
+    tag, classes = compound
+    if tag != "*" and element.tag != tag:
+        return False
+    return not classes or classes <= set(element.get("class", "").split())
+
+
+def _matches(element, compounds: tuple[Compound, ...]) -> bool:
+    """Whether the element matches the selector: it fits the last compound, and ancestors fit the
+    others in order (nearest first: with descendant combinators only, that choice never misses)."""
+    if not _fits(element, compounds[-1]):
+        return False
+    ancestor = element.getparent()
+    for compound in reversed(compounds[:-1]):
+        while ancestor is not None and not _fits(ancestor, compound):
+            ancestor = ancestor.getparent()
+        if ancestor is None:
+            return False
+        ancestor = ancestor.getparent()
+    return True
 
 
 def _basic_attributes(element, style: dict[str, str]) -> None:
@@ -106,10 +123,19 @@ def inline_css(document: str) -> str:
         rules.extend(parse_sheet(style.text or "", index))
         style.getparent().remove(style)
     rules.sort(key=lambda rule: rule.order)
-    styles: dict[int, tuple[object, dict[str, str]]] = {}
+    by_key: dict[str, list[_Rule]] = {}  # each rule under its last compound's type, or its first class
     for rule in rules:
-        for element in rule.xpath(page):
-            styles.setdefault(id(element), (element, {}))[1].update(rule.declarations)
+        tag, classes = rule.compounds[-1]
+        by_key.setdefault(tag if tag != "*" else "." + min(classes, default=""), []).append(rule)
+    styles: dict[int, tuple[object, dict[str, str]]] = {}
+    for element in page.iter(etree.Element):
+        keys = [element.tag, *("." + name for name in element.get("class", "").split())]
+        candidates = [rule for key in keys for rule in by_key.get(key, ())]
+        matched = sorted((rule for rule in candidates if _matches(element, rule.compounds)), key=lambda r: r.order)
+        if matched:
+            style = styles.setdefault(id(element), (element, {}))[1]
+            for rule in matched:
+                style.update(rule.declarations)
     for element, style in styles.values():
         style.update(_declarations(element.get("style", "")))  # the element's own styles win
         element.set("style", "; ".join(f"{name}:{value}" for name, value in style.items()))
