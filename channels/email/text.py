@@ -51,7 +51,9 @@ class _Unit(NamedTuple):
 
 
 def _wrap_line(text: str, width: int) -> list[str]:
-    if _display_width(text) <= width:  # most lines: nothing to break, only spaces to collapse
+    # Most lines: nothing to break, only spaces to collapse (a text longer than the width in
+    # characters is wider still: every character is at least one column).
+    if len(text) <= width and _display_width(text) <= width:
         return [" ".join(text.split())]
     lines: list[str] = []
     current: list[_Unit] = []
