@@ -9,6 +9,7 @@ Every failure is one PostError naming the file and what is expected, never a tra
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email.utils
 import json
@@ -28,6 +29,7 @@ MAX_FRONT_MATTER_BYTES = 64 * 1024
 _YAML_OPENING = re.compile(r"\A---[ \t]*\n")
 _YAML_CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
 _GLUED_CLOSING = re.compile(r"^---(?=[^-\s])", re.M)  # "---### Top News": the closing line glued to text
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+")
 _TOML_OPENING = re.compile(r"\A\+\+\+[ \t]*\n")
 _TOML_CLOSING = re.compile(r"^\+\+\+[ \t]*$", re.M)
 _JSON_OPENING = re.compile(r"\A[ \t]*\{\s*[\"}]")  # Hugo: quoted keys; `{{< x >}}` and `{% x %}` are body
@@ -45,6 +47,11 @@ class FrontMatter:
 
 def split_front_matter(text: str, name: str) -> FrontMatter:
     """The front matter and body of `text` (lines ending in \\n). Raises PostError."""
+    blank = _LEADING_BLANK_LINES.match(text)
+    if blank and (_YAML_OPENING.match(text[blank.end():]) or _TOML_OPENING.match(text[blank.end():])):
+        # Hugo reads front matter after blank lines too (a docs site's news posts start so)
+        found = split_front_matter(text[blank.end():], name)
+        return dataclasses.replace(found, body_line=found.body_line + text.count("\n", 0, blank.end()))
     if _YAML_OPENING.match(text):
         return _yaml_block(text, name)
     if _TOML_OPENING.match(text):

@@ -304,3 +304,13 @@ def test_any_text_gives_a_post_or_one_post_error(prefix, parts):
     else:
         assert post.title and post.body.strip()
     assert time.perf_counter() - started < 2
+
+
+def test_front_matter_after_blank_lines_is_read_as_hugo_does():
+    from publisher.front_matter import split_front_matter
+
+    found = split_front_matter("\n\n---\ntitle: Modules\n---\nBody starts here.\n", "news.md")
+    assert found.meta == {"title": "Modules"} and found.body == "Body starts here.\n"
+    assert found.body_line == 6  # lines are still counted from the top of the file
+    toml = split_front_matter("\n+++\ntitle = \"T\"\n+++\nx\n", "t.md")
+    assert toml.meta == {"title": "T"} and toml.dialect == "toml"
