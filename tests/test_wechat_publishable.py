@@ -247,12 +247,16 @@ def test_the_front_matter_cover_wins_and_an_svg_badge_is_passed_over():
                for p in CHANNEL.checks(only_svg, SETTINGS))
 
 
-def test_a_post_without_any_image_is_told_it_needs_a_cover():
+def test_a_post_without_any_image_gets_a_plain_card_as_its_cover():
     article, _ = render("---\ntitle: 纯文字\n---\n只有文字，没有图片。\n")
-    assert article.thumb is None
-    assert CHANNEL.checks(article, SETTINGS) == [
-        "There is no cover image and no body image to use as one; WeChat requires a cover for a news "
-        "article (thumb_media_id). Set coverImage in the front matter."]
+    assert article.thumb is None and article.thumb_card
+    assert CHANNEL.checks(article, SETTINGS) == []  # publishable as written
+    from PIL import Image
+
+    from channels.wechat.cover_card import CARD_SIZE, cover_card_png
+    card = cover_card_png()
+    assert card == cover_card_png() and len(card) < 64 * 1024  # the same bytes each time: uploaded once
+    assert Image.open(__import__("io").BytesIO(card)).size == CARD_SIZE
 
 
 def test_the_digest_is_the_description_then_the_summary_then_the_first_paragraph():

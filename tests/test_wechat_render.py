@@ -331,7 +331,7 @@ def test_preview_json_and_page(sample):
 def test_preview_page_without_cover_or_author_says_so():
     article, _ = render("---\ntitle: <Tag> & co\n---\nbody\n")
     page = CHANNEL.preview_files(article)["wechat.html"]
-    assert "No cover image" in page and "&lt;Tag&gt; &amp; co" in page and "<Tag>" not in page
+    assert "A plain cover in the theme colour" in page and "&lt;Tag&gt; &amp; co" in page and "<Tag>" not in page
     assert 'class="author"' not in page
 
 
@@ -352,8 +352,9 @@ def test_english_post_is_wechat_safe():
     assert "https://mp.weixin.qq.com/s/abc123" not in references
     assert "anchor" in audit.text
     assert "引用链接" not in audit.headings
-    assert article.images == ("https://cdn.example.com/img/build.png", "https://cdn.example.com/img/logo.svg",
-                              "https://cdn.example.com/img/icon.png")
+    # an SVG WeChat can neither take nor convert: its alt text, referenced, instead of a broken image
+    assert article.images == ("https://cdn.example.com/img/build.png", "https://cdn.example.com/img/icon.png")
+    assert "https://cdn.example.com/img/logo.svg" in references and "vector logo" in audit.text
     assert article.digest == "Tokio 2.0 lands with a new scheduler. uv replaces pip for most of our builds."
     assert article.author == "Jane Doe"
 
@@ -406,11 +407,9 @@ def test_channel_overrides_for_title_author_digest():
 # Checks
 
 
-def test_checks_of_the_english_post_name_only_the_svg_image():
+def test_the_english_post_is_publishable_as_written():
     article, _ = render(ENGLISH_POST)
-    assert CHANNEL.checks(article, SETTINGS) == [  # a webp cover is converted at send time
-        "Body image https://cdn.example.com/img/logo.svg is SVG; WeChat's uploadimg takes only JPG or PNG "
-        "under 1 MB (WebP, GIF, BMP and TIFF are converted). Use a .jpg or .png image."]
+    assert CHANNEL.checks(article, SETTINGS) == []  # a webp cover is converted at send time; the SVG is a reference
 
 
 def test_checks_report_every_refusal():
@@ -426,7 +425,7 @@ def test_checks_report_every_refusal():
     assert "digest is 200 characters; WeChat allows at most 128" in problems and "45004" in problems
     assert "cover" not in problems  # the first body image a cover can be made from stands in
     assert article.thumb == "https://x.example/render?id=1"
-    assert "a.svg is SVG" in problems
+    assert "a.svg" not in problems  # shown as its alt text and a reference
     assert "render?id=1" not in problems  # no format in the URL: the sender reads it from the bytes
     assert "a.jpg" not in problems and "wx_fmt" not in problems
     assert "data:image/png;base64,AAAA is not an http(s) URL" in problems

@@ -11,7 +11,8 @@ and <style> CSS.
 What a post that says little still gets, so it can be published as written
 (https://developers.weixin.qq.com/doc/offiaccount/Draft_Box/Add_draft.html):
 - the cover (thumb_media_id is required for a news article): the front matter's cover, else the
-  first body image WeChat can take as a cover;
+  first body image WeChat can take as a cover, else (no image at all) a plain card in the theme
+  colour made at send time;
 - the digest: channels.wechat.digest, else the front matter description, else the summary points,
   else the first paragraph, cut at a natural boundary to DIGEST_TARGET;
 - the author (≤16 字): the first of several authors "et al." when all of them do not fit.
@@ -48,20 +49,25 @@ class WechatArticle:
     content_source_url: str  # 阅读原文
     thumb: str | None  # cover image URL (uploaded as thumb_media_id at send time)
     images: tuple[str, ...]  # body image URLs in order of appearance, de-duplicated
+    # No image in the post at all: the cover is a plain card in the theme colour, made when sent
+    # (cover_card.py), so a text-only post still publishes.
+    thumb_card: bool = False
 
 
 def render_article(post: Post, tag_link: LinkTag | None = None) -> WechatArticle:
     """`tag_link`: UTM tags for the links to the site (publisher.utm): 阅读原文 and the references."""
     options = post.channel_options("wechat")
     content, images = render_content(post, tag_link)
+    thumb = article_cover(post, images)
     return WechatArticle(
         title=_option_text(options, "title") or post.title,
         author=_option_text(options, "author") or article_author(post),
         digest=_option_text(options, "digest") or article_digest(post, cjk=post.cjk),
         content=content,
         content_source_url=tag_link(post.url) if tag_link else post.url,
-        thumb=article_cover(post, images),
+        thumb=thumb,
         images=images,
+        thumb_card=thumb is None,
     )
 
 

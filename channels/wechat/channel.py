@@ -36,6 +36,7 @@ def article_json(article: WechatArticle) -> dict:
         "content_source_url": article.content_source_url,
         "thumb": article.thumb,
         "images": list(article.images),
+        **({"thumb_card": True} if article.thumb_card else {}),
     }
 
 
@@ -47,6 +48,7 @@ def article_page(article: WechatArticle) -> str:
         author=article.author,
         digest=article.digest,
         thumb=article.thumb,
+        thumb_card=article.thumb_card,
         content=Markup(article.content),  # already escaped and styled by render_content
         content_source_url=article.content_source_url,
         text_chars=len(visible_text(article.content)),

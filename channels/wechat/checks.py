@@ -84,10 +84,10 @@ def article_problems(article: WechatArticle) -> list[str]:
     if size >= CONTENT_BYTE_LIMIT:
         problems.append(f"The article HTML is {size:,} bytes; WeChat takes less than "
                         f"{CONTENT_BYTE_LIMIT:,} (draft/add answers 45002). Shorten the post.")
-    if not article.thumb:
+    if not article.thumb and not article.thumb_card:
         problems.append("There is no cover image and no body image to use as one; WeChat requires a cover "
                         "for a news article (thumb_media_id). Set coverImage in the front matter.")
-    else:
+    elif article.thumb:
         problems.extend(_cover_problems(article.thumb))
     for url in article.images:
         problems.extend(_body_image_problems(url))

@@ -232,7 +232,7 @@ def send_article(article: WechatArticle, ctx: SendContext,
     missing = missing_wechat_settings(ctx.settings)
     if missing:
         raise PermanentError(f"wechat: not configured: set {' and '.join(missing)}")
-    if not article.thumb:
+    if not article.thumb and not article.thumb_card:
         raise PermanentError("WeChat needs a cover image for a news article (thumb_media_id); set coverImage")
     client = WechatClient(ctx.settings, ctx.store, timeouts)
     try:

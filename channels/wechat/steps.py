@@ -15,6 +15,7 @@ from channels.base import PermanentError, SendContext, TransientError, Uncertain
 from channels.wechat.article import WechatArticle
 from channels.wechat.checks import _short
 from channels.wechat.client import WechatClient, _sha256, sendable_text
+from channels.wechat.cover_card import cover_card_png
 from channels.wechat.images import _multipart, upload_ready_image
 from channels.wechat.limits import BODY_IMAGE_BYTE_LIMIT, COVER_IMAGE_BYTE_LIMIT
 from channels.wechat.parts import article_sha256  # noqa: F401 (re-exported)
@@ -84,8 +85,11 @@ class _DeliverySteps:
 
     def upload_cover(self) -> tuple[str, str | None]:
         url = self.article.thumb or ""
-        data, image_format = upload_ready_image(fetch_image(url, self.client.settings).data, COVER_IMAGE_BYTE_LIMIT,
-                                                f"cover image {_short(url)}")
+        if url:
+            data, image_format = upload_ready_image(fetch_image(url, self.client.settings).data,
+                                                    COVER_IMAGE_BYTE_LIMIT, f"cover image {_short(url)}")
+        else:  # no image in the post: the theme's plain card
+            data, image_format = cover_card_png(), "PNG"
         sha = _sha256(data)
         cached = self.ctx.store.upload_get(self.namespace, sha, "cover")
         if cached is not None:

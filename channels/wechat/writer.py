@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Iterator
 from urllib.parse import urljoin, urlsplit
 
-from channels.wechat.limits import WECHAT_ARTICLE_HOST
+from channels.wechat.checks import image_format
+from channels.wechat.limits import BODY_IMAGE_CONVERTIBLE_FORMATS, BODY_IMAGE_FORMATS, WECHAT_ARTICLE_HOST
 from channels.wechat.theme import (
     BLOCK_CONTAINERS,
     BLOCK_SOURCE_TAGS,
@@ -324,9 +325,12 @@ class _ArticleWriter:
         if not src:
             return ""
         src = urljoin(self.base_url, src)
+        alt = " ".join(node.attrs.get("alt", "").split())
+        if not _uploadable(src):  # an SVG badge: WeChat can neither take nor convert it; its name stays
+            return _tag("span", "link-text", html.escape(alt or "SVG", quote=False)
+                        + f"<sup>[{self.reference(src, alt)}]</sup>")
         if src not in self.images:
             self.images.append(src)
-        alt = " ".join(node.attrs.get("alt", "").split())
         width = node.attrs.get("width", "")
         size = f";width:{int(width)}px" if width.isdigit() else ""
         return (f'<img src="{html.escape(src)}" alt="{html.escape(alt)}" '
@@ -384,3 +388,9 @@ def _list_start(node: _Element) -> int:
 def _is_wechat_article(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and (parts.hostname or "") == WECHAT_ARTICLE_HOST
+
+
+def _uploadable(src: str) -> bool:
+    """An http(s) image whose format uploadimg takes or the sender converts (or cannot tell)."""
+    fmt = image_format(src)
+    return fmt is None or fmt in BODY_IMAGE_FORMATS or fmt in BODY_IMAGE_CONVERTIBLE_FORMATS
