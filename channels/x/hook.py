@@ -16,6 +16,8 @@ from channels.x.text import _CJK, Block, join_lines
 PROSE_KINDS = ("text", "quote", "html")
 _LEAD_IN = re.compile(r"[:：]\s*$")
 _URL = re.compile(r"https?://\S+|\bwww\.\S+")
+# a link's label that is its address without the scheme ("nodeflare.dev/blog/3.0"): no line
+_ADDRESS = re.compile(r"^(?:[\w-]+\.)+[a-z]{2,}(?::\d+)?/\S*$", re.I)
 _WORD = re.compile(r"[A-Za-z\u00c0-\u024f0-9]+(?:['’-][A-Za-z0-9]+)*")
 _BOILERPLATE = re.compile("|".join([
     # greetings and sign-offs
@@ -131,8 +133,8 @@ def pick_line(blocks: Iterable[Block], used: set[str], title: str = "") -> str:
     said are passed over."""
     blocks = list(blocks)
     for index, block in enumerate(blocks):
-        if block.kind not in PROSE_KINDS:
-            continue
+        if block.kind not in PROSE_KINDS or (block.kind == "html" and not substantive(block.text)):
+            continue  # an HTML block of tags or badges ("node.js ReleaseNote") is not a line
         chosen: list[str] = []
         found = block_sentences(block)
         for number, sentence in enumerate(found):
@@ -141,7 +143,8 @@ def pick_line(blocks: Iterable[Block], used: set[str], title: str = "") -> str:
                 listed = _listed(blocks[index + 1:])
                 chosen.append(f"{text}{'' if text.endswith('：') else ' '}{listed}")
                 break
-            if not text or lead_in(text) or boilerplate(text) or _key(text) in used or same_text(text, title):
+            if not text or lead_in(text) or boilerplate(text) or _key(text) in used or same_text(text, title) \
+                    or _ADDRESS.match(text):
                 if chosen:
                     break
                 continue
