@@ -99,3 +99,23 @@ def test_reader_checks_pass_on_nine_posts_in_ten(channel):
     rate = pass_rates(results)[channel]
     print(f"\n{channel}: {rate:.0%} of {len(results)} posts pass\n" + failure_table(results))
     assert rate >= PASS_RATE, f"{channel}: {rate:.0%} pass\n" + failure_table(results)
+
+
+def test_the_reader_checks_can_fail():
+    """Each check finds what it is for in a payload spoiled on purpose."""
+    from channels.telegram.payload import BotCall, TelegramPayload
+    from channels.x.payload import Tweet, XThread
+
+    post = load_post(CORPUS / "colon-lead-in-link-roundup.md", SETTINGS)
+    lead_in = XThread((Tweet(f"{post.title}\n\nHere's what caught my eye this week:\n\n1/2"), Tweet("Links\n\n2/2")),
+                      "summary", False)
+    found = " ".join(rc.x_problems(post, lead_in, lead_in))
+    assert "x.hook" in found and ("heading-only" in found or "colon" in found)
+    lossy = TelegramPayload((BotCall("sendMessage", {"text": "<b>Links</b>\n\n<a href=\"https://a.invalid/\">Image</a>"}),
+                             BotCall("sendMessage", {"text": "rest"})), "full")
+    found = " ".join(rc.telegram_problems(post, lossy))
+    assert "telegram.links" in found and "telegram.label" in found
+    email = CHANNELS["email"].render(post, SETTINGS)
+    spoiled = dataclasses.replace(email, html=email.html + '<img src="https://x.invalid/a.png" width="900">')
+    assert rc.email_problems(post, spoiled)
+    assert rc.site_syntax_leaks("x", "see {% include a.html %}", post, False)
