@@ -72,8 +72,9 @@ def _split_off_run(draft: _Draft) -> tuple[_Draft | None, _Draft | None]:
 class _Packer:
     """Packs the blocks of one group into drafts of weighted length <= limit."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, cuts: dict[tuple[str, int, int], _Cuts] | None = None):
         self.limit = limit
+        self.cuts = {} if cuts is None else cuts  # a block's cuts, kept while the thread is laid out
         self.drafts: list[_Draft] = []
         self.current: _Draft | None = None
         self.pending: list[str] = []  # images waiting for a tweet with room
@@ -96,7 +97,9 @@ class _Packer:
         if kind in HEADING_KINDS and weighted_length(text) > self.limit // 2:
             kind = "text"  # a "heading" this long reads as a paragraph; it need not pull text along
         sticky = _sticky(kind, text)
-        cuts = _Cuts(text, block.lead, block.tail)
+        cuts = self.cuts.get((text, block.lead, block.tail))
+        if cuts is None:
+            cuts = self.cuts[text, block.lead, block.tail] = _Cuts(text, block.lead, block.tail)
         current = self.current
         small = cuts.estimate(0, len(text)) <= ESTIMATE_CEILING
         if current is not None and small and self.fits(current.text + block.sep + text) \
@@ -179,11 +182,13 @@ class _Packer:
         return self.drafts
 
 
-def _layout(groups: list[list[Block]], limit: int) -> list[_Draft]:
+def _layout(groups: list[list[Block]], limit: int,
+            cuts: dict[tuple[str, int, int], _Cuts] | None = None) -> list[_Draft]:
     """Pack each group's blocks greedily into drafts of weighted length <= limit."""
     drafts: list[_Draft] = []
+    cuts = {} if cuts is None else cuts
     for group in groups:
-        packer = _Packer(limit)
+        packer = _Packer(limit, cuts)
         for block in group:
             packer.add(block)
         drafts.extend(packer.finish())
@@ -207,9 +212,10 @@ def thread_from_groups(groups: list[list[Block]], images_label: str = "") -> tup
     with `images_label` as their text; without a label they are left out and reported.
     """
     digits = 1
+    cuts: dict[tuple[str, int, int], _Cuts] = {}  # laid out again with more digits: the same blocks
     while True:
         reserve = weighted_length(numbering(10 ** digits - 1, 10 ** digits - 1))
-        drafts = _layout(groups, MAX_WEIGHTED - reserve)
+        drafts = _layout(groups, MAX_WEIGHTED - reserve, cuts)
         seen: set[str] = set()
         for draft in drafts:  # an image is shown once, first where it is
             draft.media = [url for url in _dedupe(draft.media) if url not in seen]

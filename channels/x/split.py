@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from channels.x.twitter_text_import import extract_emojis_with_indices, extract_urls_with_indices, parse_tweet
-
+from channels.x.emoji import emoji_spans
 from channels.x.limits import MAX_WEIGHTED, TWITTER_TEXT_V3
 from channels.x.text import _CJK, _CJK_CHARS
+from channels.x.twitter_text_import import extract_urls_with_indices
+from channels.x.weight import CHAR_WEIGHTS, Parsed, char_weight, parse
 
 
 def weighted_length(text: str) -> int:
@@ -25,8 +27,9 @@ def weighted_length(text: str) -> int:
 
 
 @functools.lru_cache(maxsize=16384)
-def _parse(text: str):
-    return parse_tweet(text, options=TWITTER_TEXT_V3)
+def _parse(text: str) -> Parsed:
+    """twitter-text's parse_tweet(text, TWITTER_TEXT_V3): weightedLength and valid."""
+    return parse(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -52,6 +55,9 @@ LEVELS = ("sentence", "clause", "space", "cjk", "grapheme", "anywhere")
 ESTIMATE_CEILING = MAX_WEIGHTED + 40
 ELLIPSIS = "…"  # marks a piece that stops mid-sentence
 COLONS = ":："  # a piece never ends on one: a lead-in travels with what it introduces
+# a colon and the whitespace after it: no cut from there up to the next character that is not a space
+_AFTER_COLON = re.compile(f"[{COLONS}]\\s*")
+_LEADING_SPACE = re.compile(r"\s*")
 
 # English abbreviations whose period rarely ends a sentence ("Dr. Roe", "e.g. this", "64 vs. 33").
 _NEVER_FINAL = frozenset("mr mrs ms mx dr prof sr jr st mt ft vs v e.g i.e cf approx ca gen gov sen rep rev hon "
@@ -107,15 +113,7 @@ def ends_sentence(text: str) -> bool:
     return bool(re.search(f"(?:[。！？．｡.!?…]+[{_CLOSERS}]*|{ELLIPSIS})$", text)) or not text
 
 
-def _char_weight(char: str) -> int:
-    """Weight of one code point under TWITTER_TEXT_V3 (URLs and emoji are weighed as a whole)."""
-    if unicodedata.combining(char):  # NFC usually folds it into the letter before
-        return 0
-    code = ord(char)
-    for light in TWITTER_TEXT_V3["ranges"]:
-        if light["start"] <= code <= light["end"]:
-            return light["weight"] // TWITTER_TEXT_V3["scale"]
-    return TWITTER_TEXT_V3["default_weight"] // TWITTER_TEXT_V3["scale"]
+_char_weight = char_weight  # weight of one code point under TWITTER_TEXT_V3
 
 
 class _Cuts:
@@ -128,37 +126,41 @@ class _Cuts:
 
     def __init__(self, text: str, lead: int = 0, tail: int = 0, measure: bool = True):
         self.text = text
-        self.blocked = bytearray(len(text) + 1)  # 1 = inside a URL, number, mention, hashtag, emoji
-        # Without `measure` (sentence ends only, which never fall inside an emoji) twitter-text's
-        # extraction, the costly part, is skipped; estimate() is then unavailable.
+        size = len(text) + 1
+        self.blocked = bytearray(size)  # 1 = inside a URL, number, mention, hashtag, emoji
+        # Without `measure` (sentence ends only, which never fall inside an emoji) URL and emoji
+        # extraction is skipped; estimate() is then unavailable.
         urls = [tuple(u["indices"]) for u in extract_urls_with_indices(text)] if measure else []
-        emoji = [tuple(e["indices"]) for e in extract_emojis_with_indices(text)] if measure else []
+        emoji = emoji_spans(text) if measure else []
         spans = [(m.start(), m.end()) for m in _PROTECTED.finditer(text)] + urls + emoji
         spans.append((0, lead + 1 if lead else 0))  # a list marker stays with its first word
         if tail:  # nor between the text and its tail
             spans.append((len(text) - tail - 2, len(text)))
+        blocked = self.blocked
         for start, end in spans:
-            for position in range(start + 1, end):
-                self.blocked[position] = 1
-        last = ""
-        for position, char in enumerate(text):  # a cut here would leave the piece ending on a colon
-            if last in COLONS:
-                self.blocked[position] = 1
-            if not char.isspace():
-                last = char
+            if 0 <= start and end <= size:
+                if end - start > 1:
+                    blocked[start + 1:end] = b"\x01" * (end - start - 1)
+            else:  # out of range: index one by one, as negative indices count from the end
+                for position in range(start + 1, end):
+                    blocked[position] = 1
+        # no cut after a colon (it would end the piece), nor before the first character that is not a space
+        last = len(text) - 1
+        runs = [(0, _LEADING_SPACE.match(text).end())] + [(m.start() + 1, m.end()) for m in _AFTER_COLON.finditer(text)]
+        for start, end in runs:
+            end = min(end, last) + 1
+            if end > start:
+                blocked[start:end] = b"\x01" * (end - start)
         self.weight_before = self._weight_prefix(urls, emoji) if measure else []
         self._cache: dict[str, list[int]] = {}
 
     def _weight_prefix(self, urls: list[tuple[int, int]], emoji: list[tuple[int, int]]) -> list[int]:
         """weight_before[i]: estimated weighted length of text[:i] (a URL counts 23 at its start)."""
-        weights = [_char_weight(c) for c in self.text]
+        weights = list(map(CHAR_WEIGHTS.__getitem__, self.text))
         for (start, end), weight in [(u, TWITTER_TEXT_V3["transformed_url_length"]) for u in urls] + \
                 [(e, 2) for e in emoji]:
             weights[start:end] = [weight] + [0] * (end - start - 1)
-        prefix = [0]
-        for weight in weights:
-            prefix.append(prefix[-1] + weight)
-        return prefix
+        return list(itertools.accumulate(weights, initial=0))
 
     def estimate(self, start: int, end: int) -> int:
         return self.weight_before[end] - self.weight_before[start]
