@@ -62,29 +62,51 @@ class _Lead:
     linked: bool  # the opening is a link (a link list's title), not bold text
 
 
+class _Asked(set):
+    """The keys already used, remembering every key it was asked about."""
+
+    def __init__(self, keys: Iterable[str] = ()):
+        super().__init__(keys)
+        self.asked: set[str] = set()
+
+    def __contains__(self, key: object) -> bool:
+        self.asked.add(key)  # type: ignore[arg-type]
+        return super().__contains__(key)
+
+
 class _Reader:
     def __init__(self, post: Post, used: set[str]):
         self.post = post
         self.used = used
         self.ctx = _TextContext(post.url, show_urls=False)
+        # what is found under one node, by id (the node is kept too, so that its id stays its own)
+        self._links: dict[int, tuple[SyntaxTreeNode, list[tuple[str, str]]]] = {}
+        self._images: dict[int, tuple[SyntaxTreeNode, list[str]]] = {}
 
     def plain(self, children: Iterable[SyntaxTreeNode]) -> str:
         return plain_children(children, self.ctx, [])
 
     def links(self, nodes: Iterable[SyntaxTreeNode]) -> list[tuple[str, str]]:
         """(label, absolute URL) of every link in `nodes`, in order."""
+        return [link for top in nodes for link in self._links_under(top)]
+
+    def _links_under(self, top: SyntaxTreeNode) -> list[tuple[str, str]]:
+        known = self._links.get(id(top))
+        if known is not None:
+            return known[1]
         out = []
-        for top in nodes:
-            for node in walk(top):
-                if node.type == "link":
-                    url = absolute_url(str(node.attrs.get("href", "")), self.post.url)
+        for node in walk(top):
+            kind = node.type
+            if kind == "link":
+                url = absolute_url(str(node.attrs.get("href", "")), self.post.url)
+                if url:
+                    out.append((self.plain(node.children), url))
+            elif kind == "html_block":
+                for match in _HTML_LINK.finditer(node.content):
+                    url = absolute_url(html.unescape(match.group(1)), self.post.url)
                     if url:
-                        out.append((self.plain(node.children), url))
-                elif node.type == "html_block":
-                    for match in _HTML_LINK.finditer(node.content):
-                        url = absolute_url(html.unescape(match.group(1)), self.post.url)
-                        if url:
-                            out.append((html_to_text(match.group(2)), url))
+                        out.append((html_to_text(match.group(2)), url))
+        self._links[id(top)] = (top, out)
         return out
 
     def best_link(self, nodes: list[SyntaxTreeNode]) -> str:
@@ -95,14 +117,22 @@ class _Reader:
         return links[0][1] if links else ""
 
     def images(self, nodes: Iterable[SyntaxTreeNode]) -> tuple[str, ...]:
-        found: list[str] = []
-        for top in nodes:
-            for node in walk(top):
-                if node.type == "image":
-                    found.append(absolute_url(str(node.attrs.get("src", "")), self.post.url) or "")
-                elif node.type in ("html_block", "html_inline"):
-                    found.extend(absolute_url(src, self.post.url) or "" for src in html_images(node.content))
+        found = [url for top in nodes for url in self._images_under(top)]
         return tuple(dict.fromkeys(u for u in found if u))[:MAX_ITEM_IMAGES]
+
+    def _images_under(self, top: SyntaxTreeNode) -> list[str]:
+        known = self._images.get(id(top))
+        if known is not None:
+            return known[1]
+        found: list[str] = []
+        for node in walk(top):
+            kind = node.type
+            if kind == "image":
+                found.append(absolute_url(str(node.attrs.get("src", "")), self.post.url) or "")
+            elif kind in ("html_block", "html_inline"):
+                found.extend(absolute_url(src, self.post.url) or "" for src in html_images(node.content))
+        self._images[id(top)] = (top, found)
+        return found
 
     def line(self, nodes: list[SyntaxTreeNode], title: str = "") -> str:
         return pick_line(_blocks(nodes, self.ctx), self.used, title)
@@ -201,7 +231,22 @@ class _Reader:
 
 def issue_items(post: Post, used: set[str]) -> list[Unit]:
     """The post's items in order, or [] when the post is not organised as items with links."""
-    reader = _Reader(post, used)
+    return issue_items_asked(post, used)[0]
+
+
+def issue_items_asked(post: Post, used: set[str]) -> tuple[list[Unit], set[str]]:
+    """issue_items, and every key it looked up in `used`: with another `used` that differs from
+    this one in none of them, issue_items gives the same items (the lookups answer the same)."""
+    asked = _Asked(used)
+    reader = _Reader(post, asked)
+    # every link an item can carry is found under a top-level block, as these are: with none, no
+    # item has a link and the post is no issue
+    if not reader.links(post.tree.children):
+        return [], asked.asked
+    return _read_items(reader, post), asked.asked
+
+
+def _read_items(reader: _Reader, post: Post) -> list[Unit]:
     sections: list[tuple[SyntaxTreeNode | None, list[SyntaxTreeNode]]] = []
     for node in post.tree.children:
         if node.type == "heading" and node.tag in ITEM_HEADINGS:

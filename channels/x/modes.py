@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from channels.x.hook import body_hook, clean, lead_in, pick_line, usable, used_key
-from channels.x.issue import BACK_MATTER, MAX_ITEM_IMAGES, Unit, issue_items, item_title
+from channels.x.issue import BACK_MATTER, MAX_ITEM_IMAGES, Unit, issue_items, issue_items_asked, item_title
 from channels.x.layout import numbering
 from channels.x.limits import MAX_WEIGHTED, PARAGRAPH_SEP
 from channels.x.split import sentences, shorten, weighted_length
@@ -85,14 +85,15 @@ def summary_groups(post: Post, link: str, budget: int = SUMMARY_MAX_TWEETS) -> l
     ctx = _TextContext(post.url)
     points = [p for p in (_plain_inline_text(point, ctx) for point in post.summary) if p]
     blocks = _blocks(post.tree.children, _TextContext(post.url, show_urls=False))
-    items = issue_items(post, set())
+    items, asked = issue_items_asked(post, set())
     hook, from_point = _hook(post, points, blocks)
     first = None
     if hook and not from_point and hook != post.description and items and (
             used_key(hook) == used_key(items[0].title) or used_key(items[0].line).startswith(used_key(hook))):
         first, hook = items[0], ""  # the body opens with its first item: that item opens the thread
     used = {used_key(hook)} if hook else set()
-    units = (issue_items(post, used) if used else items)[1 if first else 0:] if items else []
+    # the items again, unless no line they looked at is one the hook said (then they are the same)
+    units = (issue_items(post, used) if used & asked else items)[1 if first else 0:] if items else []
     rest = [p for p in points if used_key(p) not in used]
     if not units and not first and rest:
         units = [Unit(line=p) for p in rest if not lead_in(p)]
