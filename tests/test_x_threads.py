@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 
 from channels.x.channel import CHANNEL
 from channels.x.layout import numbering
@@ -18,6 +18,7 @@ from channels.x.modes import link_line
 from channels.x.split import ELLIPSIS, sentences, weighted_length
 from channels.x.text import absolute_url, article_blocks
 from publisher.config import load_settings
+from publisher.language import words
 from publisher.markdown import html_images, walk
 from publisher.post import parse_post
 from tests.test_x_render import make_post, post_text
@@ -423,6 +424,8 @@ def source_urls(post) -> tuple[set[str], set[str]]:
 
 @PROPERTY
 @given(newsletter())
+@example("---\ntitle: Property issue\n---\nWidgets widgets widgets. " + "Widgets " * 16 + "widgets. "
+         + "ブラウザ" * 12 + "。 " + "ブラウザ" * 21 + "新機能：\n")  # a lead-in filling a tweet before the link line
 def test_full_mode_loses_no_link_or_image(text):
     post = make(text, "prop")
     thread = render(post, FULL)
@@ -441,6 +444,7 @@ def test_full_mode_cuts_mid_sentence_only_with_an_ellipsis(text):
     post = make(text, "prop")
     texts = bare(render(post, FULL))
     lines = {line.strip() for b in article_blocks(post) for line in b.text.split("\n")} | {post.title, link_line(post)}
+    lines.add(words(post.language)["image"])  # the label of a tweet carrying images that found no room
     for tweet in texts[:-1]:
         last = tweet.rsplit("\n", 1)[-1].strip()
         assert tweet.endswith(ELLIPSIS) or re.search(r"[.!?。！？」”』）)]$", tweet) or last in lines or \

@@ -132,10 +132,12 @@ class _Packer:
             prefix = carry.text + block.sep
             shared = split_text(block.text, self.fits, block.lead,
                                 lambda piece, prefix=prefix: self.fits(prefix + piece), cuts, ELLIPSIS)
-            if _cut_rank(shared[0][1]) < forced:
+            # (a lead-in that fills the tweet leaves no room even for one character of what follows)
+            room = self.fits(prefix + shared[0][0])
+            if room and _cut_rank(shared[0][1]) < forced:
                 return shared, carry
             alone = alone or split_text(block.text, self.fits, block.lead, None, cuts, ELLIPSIS)
-            if _cut_rank(alone[0][1]) >= forced:  # the word is cut either way
+            if room and _cut_rank(alone[0][1]) >= forced:  # the word is cut either way
                 return shared, carry
             carry = self._shorten_run(carry)  # a long lead-in: only its end travels
         return alone or split_text(block.text, self.fits, block.lead, None, cuts, ELLIPSIS), None
