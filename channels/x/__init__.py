@@ -17,6 +17,9 @@ Render side (pure; imports no HTTP, image or database library):
   payload.py       Tweet, XThread
   text.py          Markdown tree -> plain-text blocks (article_blocks)
   split.py         weighted_length, where a text may be cut (levels), split_text, sentences
+  weight.py        the weighted length and validity parse_tweet gives, without its per-character loop
+  emoji.py         emoji found from twitter-text's own data file (no compiled emoji regex)
+  twitter_text_import.py  twitter-text loaded only when a text needs it, without setuptools
   layout.py        blocks -> drafts -> numbered tweets, images spread at most 4 per tweet
   modes.py         summary_groups / full_groups, the link line
   front_matter.py  the hand-written thread and the mode / link options

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from flask import request
 from PIL import Image, UnidentifiedImageError
-from twitter_text import parse_tweet
+from channels.x.twitter_text_import import parse_tweet  # twitter-text, loaded without setuptools
 
 from publisher.sandbox.x_api.errors import DUPLICATE_DETAIL, XApiError, invalid_request, problem
 from publisher.sandbox.x_api.limits import (
