@@ -246,6 +246,23 @@ def issue_items_asked(post: Post, used: set[str]) -> tuple[list[Unit], set[str]]
     return _read_items(reader, post), asked.asked
 
 
+def _merged(units: list[Unit]) -> list[Unit]:
+    """One item per link: an issue that lists its stories up front and tells them below names each
+    link twice; the item that says more (a line, then images) stands where the link came first."""
+    first: dict[str, int] = {}
+    out: list[Unit] = []
+    for unit in units:
+        if not unit.link or unit.link not in first:
+            if unit.link:
+                first[unit.link] = len(out)
+            out.append(unit)
+            continue
+        kept = out[first[unit.link]]
+        if (bool(unit.line), len(unit.images)) > (bool(kept.line), len(kept.images)):
+            out[first[unit.link]] = unit
+    return out
+
+
 def _read_items(reader: _Reader, post: Post) -> list[Unit]:
     sections: list[tuple[SyntaxTreeNode | None, list[SyntaxTreeNode]]] = []
     for node in post.tree.children:
@@ -270,6 +287,6 @@ def _read_items(reader: _Reader, post: Post) -> list[Unit]:
         unit = reader.heading_item(heading, content, inner)
         if unit is not None:
             units.append(unit)
-    units = [u for u in units if not _SPONSOR.search(u.title) and not boilerplate(u.title or u.line)]
+    units = _merged([u for u in units if not _SPONSOR.search(u.title) and not boilerplate(u.title or u.line)])
     linked = sum(1 for u in units if u.link)
     return units if linked >= 2 and 2 * linked >= len(units) else []
