@@ -19,7 +19,8 @@ from publisher.states import SUBSCRIBER_STATUSES
 if TYPE_CHECKING:
     from publisher.subscribers import Subscribers
 
-app = typer.Typer(help="Manage the subscriber list.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Manage the subscriber list.", no_args_is_help=True, add_completion=False,
+                  rich_markup_mode=None)  # plain help, as the main command (publisher/cli.py)
 EXIT_NOTHING_TAKEN = 1
 EXIT_NOT_FOUND = 1
 EXIT_DATABASE = 1
