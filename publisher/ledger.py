@@ -199,17 +199,37 @@ class Ledger:
         self._require(part)
         return None
 
-    def claim_many(self, parts: Sequence[str]) -> list[str]:
+    def claim_many(self, parts: Sequence[str], sent_before: Sequence[str] = ()) -> list[str]:
         """Claim many parts at once; returns those this caller won, in the order given.
-        Parts never planned are simply not won."""
+        Parts never planned are simply not won. `sent_before` (at most CLAIM_CHUNK parts the caller
+        sent since its last claim) is marked sent in the same transaction: one commit, not two."""
         won: set[str] = set()
+        sent = list(_unique(sent_before))
+        if len(sent) > CLAIM_CHUNK:
+            self.mark_sent_many(sent)
+            sent = []
         for chunk in _chunks(sorted(_unique(parts)), CLAIM_CHUNK):
             statement = (self._update(LedgerRow.part.in_(chunk), self._claimable())
                          .values(state="sending", attempts=LedgerRow.attempts + 1, updated_at=utcnow(),
                              claimed_by=claim_owner())
                          .returning(LedgerRow.part))
-            won.update(self._with_retries(lambda session: session.scalars(statement).all()))
+            settle = self._sent_statement(sent) if sent else None
+
+            def work(session, statement=statement, settle=settle):
+                if settle is not None:
+                    session.execute(settle)
+                return session.scalars(statement).all()
+
+            won.update(self._with_retries(work))
+            self.sent_marks += len(sent)
+            sent = []
+        if sent:  # no parts to claim: the marks alone
+            self.mark_sent_many(sent)
         return [part for part in _unique(parts) if part in won]
+
+    def _sent_statement(self, parts: Sequence[str]) -> Any:
+        return self._update(LedgerRow.part.in_(parts)).values(
+            state="sent", retryable=False, last_error=None, updated_at=utcnow())
 
     def _with_retries(self, work: Any) -> Any:
         for attempt in range(DEADLOCK_RETRIES):

@@ -8,7 +8,7 @@ Exactly once, as far as SMTP allows it:
   of the post's message template. The orchestrator plans every part of the mailing up front;
   send_batch plans the parts it finds missing (none then) so that it also works alone.
 - parts are claimed SETTLE_EVERY at a time (compare-and-set in the database), sent, and recorded
-  with one mark_sent_many. Between those writes every message gets two cheap marks in the
+  sent in the transaction that claims the next group (one commit a group). Between those writes every message gets two cheap marks in the
   claimer's journal (publisher.journal): "dot" just before the final "." of DATA and "ok" once the
   server acknowledged it. A worker killed at any moment leaves its group "sending"; the next
   attempt reads the journal: acknowledged → sent, never completed → sent now, and only a message
@@ -115,17 +115,25 @@ class _BatchRun:
         self.date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
     def send(self, todo: Sequence[str]) -> None:
+        sent: list[str] = []  # sent by the last group, recorded with the next group's claims
         try:
             for start in range(0, len(todo), SETTLE_EVERY):
-                won = self.ledger.claim_many(todo[start:start + SETTLE_EVERY])
+                won = self.ledger.claim_many(todo[start:start + SETTLE_EVERY], sent_before=sent)
+                self.sent_now, sent = self.sent_now + len(sent), []
                 if won:
-                    self._send_group(won)
+                    sent = self._send_group(won)
                 self.ctx.progress(self.done, self.total)
         finally:
+            if sent:
+                self.ledger.mark_sent_many(sent)
+                self.sent_now += len(sent)
             self.connection.close()
 
-    def _send_group(self, won: list[str]) -> None:
+    def _send_group(self, won: list[str]) -> list[str]:
+        """Send a group; returns the parts sent, left for the caller to record (with its next claims).
+        On an exception they are recorded here, before it propagates."""
         sent: list[str] = []
+        finished = False
         settled = 0  # won[:settled] have an outcome: recorded already, or waiting in `sent`
         try:
             for part in won:
@@ -141,6 +149,8 @@ class _BatchRun:
                     self._record_failure(part, outcome, reply)
                 settled += 1
                 self.done += 1
+            finished = True
+            return sent
         except (TransientError, PermanentError) as exc:
             # Raised before the current message left, or after its refusal was recorded: nothing
             # from here on went out, so those recipients are released for the next attempt.
@@ -152,7 +162,7 @@ class _BatchRun:
             self._release(won[settled + 1:])
             raise
         finally:
-            if sent:
+            if sent and not finished:
                 self.ledger.mark_sent_many(sent)
                 self.sent_now += len(sent)
 
