@@ -83,7 +83,7 @@ def recipients_by_id(job: Job, subscriber_ids: Sequence[int]) -> list:
     # Plain rows, not ORM objects: a batch is read once per task and only these columns are used.
     with job.store.read_session() as session:
         rows = session.execute(select(Subscriber.id, Subscriber.email, Subscriber.name)
-                               .where(Subscriber.id.in_(list(subscriber_ids)), Subscriber.status == "active")
+                               .where(job.store.among(Subscriber.id, subscriber_ids), Subscriber.status == "active")
                                .order_by(Subscriber.id)).all()
     return [Recipient(s.email, s.name or "",
                       subscribers.unsubscribe_url(job.settings, subscribers.token_for(job.settings, s)))

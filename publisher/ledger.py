@@ -209,7 +209,7 @@ class Ledger:
             self.mark_sent_many(sent)
             sent = []
         for chunk in _chunks(sorted(_unique(parts)), CLAIM_CHUNK):
-            statement = (self._update(LedgerRow.part.in_(chunk), self._claimable())
+            statement = (self._update(self.store.among(LedgerRow.part, chunk), self._claimable())
                          .values(state="sending", attempts=LedgerRow.attempts + 1, updated_at=utcnow(),
                              claimed_by=claim_owner())
                          .returning(LedgerRow.part))
@@ -228,7 +228,7 @@ class Ledger:
         return [part for part in _unique(parts) if part in won]
 
     def _sent_statement(self, parts: Sequence[str]) -> Any:
-        return self._update(LedgerRow.part.in_(parts)).values(
+        return self._update(self.store.among(LedgerRow.part, parts)).values(
             state="sent", retryable=False, last_error=None, updated_at=utcnow())
 
     def _with_retries(self, work: Any) -> Any:
@@ -288,7 +288,7 @@ class Ledger:
 
     def _settle(self, parts: Sequence[str], *, state: str, overwrite_sent: bool = False,
                 check: bool = True, **values: Any) -> None:
-        where = [LedgerRow.part.in_(parts) if len(parts) > 1 else LedgerRow.part == parts[0]]
+        where = [self.store.among(LedgerRow.part, parts) if len(parts) > 1 else LedgerRow.part == parts[0]]
         if not overwrite_sent:
             where.append(LedgerRow.state != "sent")
         statement = self._update(*where).values(state=state, updated_at=utcnow(), **values)

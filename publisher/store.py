@@ -14,9 +14,9 @@ import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
-from sqlalchemy import create_engine, event, func, select, text, update
+from sqlalchemy import ARRAY, any_, bindparam, create_engine, event, func, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -83,6 +83,14 @@ class Store:
         self._pid: int | None = None
         self._engine: Engine | None = None
         self._schema_ready = False
+
+    def among(self, column: Any, values: Sequence[Any]) -> Any:
+        """`column IN values`; on PostgreSQL `column = ANY(:array)`: one parameter, so the statement
+        is the same text whatever the number of values (cached compiled, prepared once by psycopg)
+        instead of one bound parameter rendered per value."""
+        if self.dialect == "postgresql":
+            return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        return column.in_(list(values))
 
     @property
     def masked_url(self) -> str:

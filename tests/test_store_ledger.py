@@ -312,6 +312,22 @@ def test_bulk_operations(ledger):
     assert ledger.claim_many(["never-planned"]) == []
 
 
+def test_a_claim_records_the_last_groups_sends_in_the_same_transaction(store, ledger):
+    parts = [f"r{i}@example.com" for i in range(120)]
+    ledger.plan([(part, "h") for part in parts])
+    first = ledger.claim_many(parts[:50])
+    assert ledger.claim_many(parts[50:100], sent_before=first) == parts[50:100]
+    assert ledger.counts() == {"planned": 20, "sending": 50, "sent": 50, "failed": 0, "uncertain": 0}
+    assert ledger.sent_marks == 50
+    assert ledger.claim_many([], sent_before=parts[50:100]) == []  # nothing to claim: the marks alone
+    assert ledger.counts()["sent"] == 100 and ledger.sent_marks == 100
+    other = Ledger(store, ledger.publication_id, "telegram")  # another delivery's rows are untouched
+    other.plan([(parts[110], "h"), (parts[111], "h")])
+    assert other.claim_many([parts[110]]) == [parts[110]]
+    assert other.claim_many([parts[111]], sent_before=[parts[110]]) == [parts[111]]
+    assert other.entry(parts[110]).state == "sent" and ledger.entry(parts[110]).state == "planned"
+
+
 # -- ledger: races ----------------------------------------------------------------------------------
 
 def test_two_threads_claim_each_part_exactly_once(store, ledger):

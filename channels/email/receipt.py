@@ -26,7 +26,7 @@ def _entries_for(ledger: Ledger, parts: Sequence[str]) -> dict[str, LedgerEntry]
         for start in range(0, len(parts), ENTRY_READ_CHUNK):
             query = select(*ENTRY_COLUMNS).where(
                 LedgerRow.publication_id == ledger.publication_id, LedgerRow.channel == ledger.channel,
-                LedgerRow.part.in_(parts[start:start + ENTRY_READ_CHUNK]))
+                ledger.store.among(LedgerRow.part, parts[start:start + ENTRY_READ_CHUNK]))
             found.update((row.part, LedgerEntry.from_row(row)) for row in session.execute(query))
     return found
 
@@ -38,7 +38,7 @@ def _states_for(ledger: Ledger, parts: Sequence[str]) -> dict[str, tuple[str, bo
         for start in range(0, len(parts), ENTRY_READ_CHUNK):
             query = select(LedgerRow.part, LedgerRow.state, LedgerRow.retryable).where(
                 LedgerRow.publication_id == ledger.publication_id, LedgerRow.channel == ledger.channel,
-                LedgerRow.part.in_(parts[start:start + ENTRY_READ_CHUNK]))
+                ledger.store.among(LedgerRow.part, parts[start:start + ENTRY_READ_CHUNK]))
             found.update((part, (state, retryable)) for part, state, retryable in session.execute(query))
     return found
 
