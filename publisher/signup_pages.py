@@ -8,8 +8,10 @@ Routes (no login, no session):
                                    active, unsubscribed), so the form tells nobody who is on the
                                    list; the mail goes out from one sender thread, so the answer
                                    takes as long whether a mail is sent or not
-  GET  /subscribe/confirm/<token>  what the link would do, with a Confirm button: mail scanners
-                                   open every link in a message, so a GET changes nothing
+  GET  /subscribe/confirm/<token>  opened in a browser (a top-level navigation: Sec-Fetch-Mode
+                                   navigate, Sec-Fetch-Dest document), confirms at once; any other
+                                   GET (mail scanners and link previewers open every link in a
+                                   message, with plain HTTP clients) only shows a Confirm button
   POST /subscribe/confirm/<token>  confirm: the address becomes active, once
 
 Cross-site posts: a page on another site could make its visitors' browsers sign up addresses of its
@@ -158,8 +160,19 @@ def _mail(settings: Settings, address: str, link: str) -> None:
         log.exception("confirmation mail not sent")
 
 
+def _opened_in_a_browser() -> bool:
+    """A person's browser opening the link: browsers send Fetch Metadata on every navigation
+    (https://www.w3.org/TR/fetch-metadata/); scanners and prefetchers using HTTP libraries do not,
+    and a browser's own prefetch says so in Sec-Purpose."""
+    headers = request.headers
+    return (headers.get("Sec-Fetch-Mode") == "navigate" and headers.get("Sec-Fetch-Dest") == "document"
+            and "prefetch" not in headers.get("Sec-Purpose", "") + headers.get("Purpose", ""))
+
+
 @signup.get(f"{CONFIRM_PATH}<token>")
 def confirm_page(token: str):
+    if _opened_in_a_browser():
+        return confirm(token)
     found = Signups(_parts()[1], _parts()[0]).check(token)
     if found.outcome != "confirmable":
         return _link_answer(found.outcome)

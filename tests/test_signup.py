@@ -140,6 +140,20 @@ def test_a_sign_up_mails_one_link_and_opening_it_confirms_once(app, client, smtp
     assert len(mails(app, smtp)) == 1
 
 
+BROWSER_NAVIGATION = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-Fetch-Site": "none"}
+
+
+def test_a_browser_opening_the_link_confirms_and_a_prefetch_does_not(app, client, smtp, store):
+    sign_up(client, "opener@example.org")
+    path = link_in(mails(app, smtp)[0])
+    prefetch = client.get(path, headers={**BROWSER_NAVIGATION, "Sec-Purpose": "prefetch"})
+    assert 'data-testid="confirm"' in prefetch.text and row(store, "opener@example.org").status == "pending"
+    opened = client.get(path, headers=BROWSER_NAVIGATION)
+    assert opened.status_code == 200 and 'data-testid="confirmed"' in opened.text
+    assert row(store, "opener@example.org").status == "active"
+    assert client.get(path, headers=BROWSER_NAVIGATION).status_code == 409  # one use
+
+
 def test_pending_gets_no_issue_and_is_never_counted_active(app, client, smtp, store, settings):
     book = Subscribers(store, settings)
     book.add("old@example.org")
