@@ -28,7 +28,7 @@ from publisher.web import create_app
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "2026-01-24-ai-daily.md"
 PASSWORD = "s3cret desk password"
-SCRIPT_TITLE = "<script>alert(1)</script>"
+SCRIPT_TITLE = "<script>alert(1)</script> in a title far too long for WeChat"  # (32 at most: blocked)
 SCRIPT_POST = f"""---
 title: "{SCRIPT_TITLE}"
 date: 2026-01-25

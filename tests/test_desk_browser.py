@@ -79,13 +79,13 @@ print("hello")
 ```
 """
 BLOCKED_POST = """---
-title: A post WeChat cannot take
+title: A post whose title is far too long for WeChat to take
 date: 2026-02-04
 slug: no-cover
 channels:
   email: {enabled: false}
 ---
-No picture at all, so WeChat has no cover and is blocked; X and Telegram are ready.
+WeChat takes titles of 32 characters at most, so it is blocked; X and Telegram are ready.
 """
 UNCERTAIN_POST = f"""---
 title: A post whose message may or may not have arrived
@@ -432,7 +432,7 @@ def test_a_blocked_channel_is_listed_and_only_the_ready_channels_go(browser, des
     page.get_by_test_id("publish").click()
     expect(page.get_by_test_id("plan-blocked")).to_contain_text("Nothing is sent unless")
     expect(page.get_by_test_id("plan-wechat")).to_contain_text("blocked")
-    expect(page.get_by_test_id("plan-wechat")).to_contain_text("cover")
+    expect(page.get_by_test_id("plan-wechat")).to_contain_text("title")
     expect(page.get_by_test_id("plan-email")).to_contain_text("turned off")
     expect(page.get_by_test_id("confirm")).to_have_count(0)  # no way on but the explicit one
     ready = page.get_by_test_id("publish-ready")
@@ -449,7 +449,7 @@ def test_a_blocked_channel_is_listed_and_only_the_ready_channels_go(browser, des
     after = desk.received()
     assert len(after["drafts"]) == len(before["drafts"])
     assert len(after["tweets"]) > len(before["tweets"]) and len(after["telegram"]) > len(before["telegram"])
-    assert any("WeChat has no cover" in (m.get("text") or "") for m in after["telegram"])
+    assert any("WeChat takes titles" in (m.get("text") or "") for m in after["telegram"])
     context.close()
 
 
