@@ -146,3 +146,17 @@ def test_sigkill_at_any_point_then_rerun_finishes_without_duplicates(sandbox, en
         assert_one_of_everything(got, preview_of(tmp_path))
     else:  # only a part caught mid-request may stay uncertain; it is reported, never resent
         assert "uncertain" in result.stdout, result.stdout
+
+
+def test_a_post_without_pictures_gets_the_plain_card_as_its_wechat_cover(sandbox, env, tmp_path):
+    post = tmp_path / "text-only.md"
+    post.write_text("---\ntitle: Words only\ndate: 2026-02-01\nslug: words-only\n---\n"
+                    "A short issue with no picture at all and a [link](https://example.org/a).\n", encoding="utf-8")
+    result = run_cli("publish", str(post), "--yes", "--channel", "wechat", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    drafts = received(sandbox)["wechat"]
+    assert len(drafts) == 1
+    # the stand-in, like draft/add, refuses a thumb_media_id that is not an uploaded permanent image
+    assert drafts[0]["news_item"][0]["thumb_media_id"]
+    again = run_cli("publish", str(post), "--yes", "--channel", "wechat", env=env)
+    assert again.returncode == 0 and len(received(sandbox)["wechat"]) == 1
