@@ -60,9 +60,13 @@ class _Delivery(_DeliverySteps):
 
     # bookkeeping
 
-    def finished(self) -> None:
+    def finished(self, part: str) -> None:
+        """`part` is settled. Progress counts what people count (the draft, the published article),
+        as status and the desk do, not the image uploads on the way."""
         self.done += 1
-        self.ctx.progress(self.done, len(self.parts))
+        counted = [p for p in self.parts if describe_part(p).counted]
+        if part in counted:
+            self.ctx.progress(counted.index(part) + 1, len(counted))
 
     def settle(self, part: str, action: Callable[[], tuple[str | None, str | None]]) -> Sent:
         """The part once sent: skipped when sent already, else claimed, sent by `action`, recorded."""
@@ -196,15 +200,15 @@ class _Delivery(_DeliverySteps):
         for url, part in zip(self.article.images, image_parts):
             entry = self.settle(part, lambda url=url: self.upload_body_image(url))
             uploaded[url] = entry.remote_url
-            self.finished()
+            self.finished(part)
         thumb_media_id = self.settle(cover, self.upload_cover).remote_id
-        self.finished()
+        self.finished(cover)
         body = draft_article(self.article, thumb_media_id, uploaded)
         draft_id = self.settle("draft", lambda: self.add_draft(body)).remote_id
-        self.finished()
+        self.finished("draft")
         if update:
             self.settle(update, lambda: self.update_draft(draft_id, body))
-            self.finished()
+            self.finished(update)
         if not publishing:
             return Receipt("sent", self.done, len(self.parts), detail=f"draft {draft_id} is in the WeChat draft box",
                            remote_ids=(draft_id,))
@@ -217,7 +221,7 @@ class _Delivery(_DeliverySteps):
         if not url:
             url = self.poll_publish(entry.remote_id) or None
             self.ledger.mark_sent("publish", remote_id=entry.remote_id, remote_url=url)  # the URL, once known
-        self.finished()
+        self.finished("publish")
         detail = f"published: {url}"
         if stale:
             detail += " (published before the post was last edited; publish again to send the edit)"
