@@ -27,6 +27,9 @@ UTF8_DOT_ATOM = re.compile(rf"{UTF8_ATEXT}+(?:\.{UTF8_ATEXT}+)*\Z")
 QUOTED_STRING = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"\Z')  # RFC 5322 3.2.4
 LDH_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")  # RFC 1035 2.3.1 + RFC 3696 2
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# RFC 2047 forbids encoded words in an addr-spec (section 5), yet mail readers decode them there,
+# into line breaks and other headers (Python's email package raises on reading such a To:).
+ENCODED_WORD = re.compile(r"=\?[^?]*\?[^?]*\?[^?]*\?=")
 
 
 class InvalidAddress(ValueError):
@@ -45,6 +48,8 @@ def normalize_email(raw: str, *, smtputf8: bool = False) -> str:
         raise InvalidAddress("no @ in the address")
     if address.startswith("<") or address.endswith(">"):
         raise InvalidAddress("expected a bare address like reader@example.com, without <>")
+    if ENCODED_WORD.search(address):
+        raise InvalidAddress("an encoded word (=?charset?…?=) is not an address")
     local, domain = address.rsplit("@", 1)
     local = _check_local_part(local, smtputf8)
     ascii_domain, unicode_domain = _check_domain(domain)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +33,7 @@ from publisher.store import Store, clip_error
 SCHEDULE_STATES = tuple(ScheduleState)
 LIVE_STATES = (ScheduleState.SCHEDULED, ScheduleState.PUBLISHING)
 MAX_ZONE_CHARS = 64
+FIRST_YEAR, LAST_YEAR = 1970, 9998  # a schedule's time, read in any zone, stays a valid date
 
 
 class ScheduleRefused(InputError):
@@ -73,6 +74,20 @@ def parse_when(text: str, zone: str, where: str = "--at") -> tuple[datetime, str
                          f"(in {zone}), got {text!r}") from None
 
 
+def within_calendar(moment: datetime, where: str) -> datetime:
+    """`moment`, when every zone can show it: a year such as 9999 at -12:00 is a valid local time
+    whose UTC (and other zones') reading is past the calendar's end, which would fail at storing
+    and showing it."""
+    try:
+        year = moment.astimezone(timezone.utc).year
+    except (OverflowError, ValueError):
+        year = 0
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InputError(where, f"{moment.isoformat()[:40]} is outside the years {FIRST_YEAR}-{LAST_YEAR}; "
+                         "give a date like 2026-01-24 08:00")
+    return moment
+
+
 def shown(moment: datetime | None, zone: str) -> str:
     """`2026-01-24 08:00 Asia/Shanghai`: a moment as the editor reads it."""
     if moment is None:
@@ -106,11 +121,12 @@ def due_time(post: Post, at: str | None, settings: Settings, zone: str | None = 
     """The time to press: `at` (the command line's --at, the desk's picker) over `publish_at:`."""
     zone = zone or settings.timezone
     if at:
-        return parse_when(at, zone, "--at")
+        when, zone = parse_when(at, zone, "--at")
+        return within_calendar(when, "--at"), zone
     if post.publish_at is None:
         raise PostError(post.source, "has no publish_at: in its front matter; add one (e.g. publish_at: "
                         "2026-01-24T08:00:00+08:00) or give the time with --at")
-    return post.publish_at, zone
+    return within_calendar(post.publish_at, f"{post.source}, field 'publish_at'"), zone
 
 
 def check_schedulable(path: Path, settings: Settings, force: bool) -> Post:

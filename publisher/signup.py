@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -97,6 +98,16 @@ def address_tag(address: str) -> str:
     return hashlib.sha256(address.encode("utf-8")).hexdigest()[:32]
 
 
+def mailbox_key(address: str) -> str:
+    """What the per-address limit counts: the mailbox, not its spellings. `"alice"@x`, `Alice@x` and
+    `alice+anything@x` reach one inbox at nearly every provider, so they share one count (else the
+    form mails one inbox once per spelling)."""
+    local, _, domain = address.rpartition("@")
+    if local.startswith('"') and local.endswith('"') and len(local) >= 2:
+        local = re.sub(r"\\(.)", r"\1", local[1:-1])
+    return f"{local.split('+', 1)[0].lower()}@{domain.lower()}"
+
+
 class Signups:
     """Sign-ups and their confirmation links in a Store. `clock`: the time (tests move it)."""
 
@@ -116,7 +127,7 @@ class Signups:
         name = signup_name(name)
         self.prune()
         now = self.clock()
-        address_key = f"address:{address_tag(address)}"
+        address_key = f"address:{address_tag(mailbox_key(address))}"
         with self.store.session() as session:
             self._serialise(session, [address_key] + ([f"client:{client}"] if client is not None else []))
             if client is not None:
