@@ -308,12 +308,14 @@ _DATE_FORMS = (  # (pattern, order of year/month/day groups)
 def parse_date(value: object) -> dt.datetime:
     """A date or date-time as sites write it: ISO 8601 (with or without time and zone), Jekyll's
     `2026-01-24 08:00:00 +0800`, 2026/01/24, 01-24-2026 and 01/24/2026 (month first),
-    January 24, 2026, 24 Jan 2026, 2026年1月24日, RFC 2822. Naive when no zone is written.
-    Raises ValueError for anything else."""
+    January 24, 2026, 24 Jan 2026, 2026年1月24日, RFC 2822, Unix time in seconds or milliseconds
+    (UTC). Naive when no zone is written. Raises ValueError for anything else."""
     if isinstance(value, dt.datetime):
         return value
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, int) and not isinstance(value, bool) or isinstance(value, str) and re.fullmatch(r"\d{9,13}", value.strip()):
+        return _epoch(int(value))
     if not isinstance(value, str) or len(value) > 100:
         raise ValueError(value)
     text = " ".join(value.split())
@@ -340,6 +342,16 @@ def parse_moment(value: object, zone: dt.tzinfo) -> dt.datetime:
         raise ValueError(value)
     moment = parse_date(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def _epoch(seconds: int) -> dt.datetime:
+    """Unix time as some exporters write `date:`; 13 digits are milliseconds. Small numbers (a year,
+    a day count) are not dates."""
+    if seconds >= 10**11:
+        seconds //= 1000
+    if not 10**8 <= seconds < 10**11:
+        raise ValueError(seconds)
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
 
 
 def _build(m: re.Match, order: str) -> dt.datetime:

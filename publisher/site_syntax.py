@@ -5,7 +5,10 @@ things the site's generator would have processed and readers of an email must ne
 - kramdown IALs `{: .class}`, `{:.no_toc}`, and the `* TOC` + `{:toc}` pair (Jekyll);
 - MDX `import`/`export` lines, `{/* comments */}` and capitalised JSX tags such as `<Tabs>`,
   `<TabItem value="x">` or `<Foo />`, whose inner text is kept (Docusaurus);
-- Liquid and Hugo tags `{{ x }}`, `{% x %}`, `{{< x >}}`, `{{% x %}}`: reported by line and left out;
+- Liquid and Hugo tags `{{ x }}`, `{% x %}`, `{{< x >}}`, `{{% x %}}`: reported by line and left out,
+  except media tags (figure, youtube, tweet...: publisher.site_media) made Markdown readers can follow
+  and cross-references (`[a]({{< ref x >}})`, Pelican `{filename}`) that leave their text unlinked;
+  `<iframe>` players become a link to the video;
   `{% highlight py %}` ... `{% endhighlight %}` (and Hugo's highlight) become fenced code,
   `{% raw %}` keeps its content as written, `{% comment %}` drops it.
 Fenced, indented and <pre> code, inline code and HTML comments are never touched.
@@ -13,11 +16,13 @@ Fenced, indented and <pre> code, inline code and HTML comments are never touched
 from __future__ import annotations
 
 import bisect
+import html
 import itertools
 import re
 from dataclasses import dataclass
 
 from publisher.markdown import ALLOWED_TAGS, DROPPED_WITH_CONTENT
+from publisher.site_media import iframe_link, is_cross_reference, media_markdown
 
 HTML_TAGS = frozenset(ALLOWED_TAGS | DROPPED_WITH_CONTENT | {"html", "head", "body", "link", "meta", "font",
                                                              "center", "video", "audio", "source", "form"})
@@ -38,7 +43,10 @@ _CODE_SPAN_LINE = re.compile(r"(`+)[^`\n]*?\1")
 _IAL = re.compile(r"[ \t]*\{:[^{}\n]*\}")
 _HEADING_ATTRS = re.compile(r"^ {0,3}#{1,6}[ \t][^\n]*?([ \t]*\{[#.][^{}\n]*\})[ \t]*$", re.M)
 _ATTR_LINE = re.compile(r"^[ \t]*\{[#.][\w \t.#=\"'-]*\}[ \t]*$", re.M)
-_PELICAN_STATIC = re.compile(r"(?:(?<=\]\()|(?<=src=[\"']))\{(?:static|attach)\}(?=/)")
+_PELICAN_STATIC = re.compile(r"(?:(?<=\]\()|(?<=src=[\"'])|(?<=href=[\"']))[{|](?:static|attach)[}|]")
+_PELICAN_FILENAME = re.compile(r"\]\([{|]filename[}|][^()\s]*\)")  # another post: its URL is Pelican's to make
+_IFRAME = re.compile(r"<iframe\b([^<>]{0,2000})>\s*(?:</iframe\s*>)?", re.I)
+_ATTR = re.compile(r"""\b(src|title)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
 _TEMPLATE_OPEN = re.compile(r"\{\{|\{%")
 _RAW = re.compile(r"\{%-?\s*raw\s*-?%\}")
 _ENDRAW = re.compile(r"\{%-?\s*endraw\s*-?%\}")
@@ -194,6 +202,13 @@ def _prose(lines: list[str], numbers: list[int], state: _State) -> list[str]:
         if m[2] not in state.components:
             state.components.append(m[2])
             state.notes.append(f"line {line_of(m.start())}: MDX component <{m[2]}> left out; its text is kept")
+    for m in _PELICAN_FILENAME.finditer(masked):
+        if (opening := _link_text_start(masked, m.start() + 2, m.end() - 1)) is not None:
+            cuts.extend([(opening, opening + 1, "", False), (m.start(), m.end(), "", False)])
+    for m in _IFRAME.finditer(masked):
+        attrs = {a[1].lower(): a[2] if a[2] is not None else a[3] for a in _ATTR.finditer(m[1])}
+        if (link := iframe_link(html.unescape(attrs.get("src", "")), html.unescape(attrs.get("title", "")))):
+            cuts.append((m.start(), m.end(), link, False))
     for pattern in (_IAL, _ATTR_LINE, _PELICAN_STATIC):
         cuts.extend((m.start(), m.end(), "", False) for m in pattern.finditer(masked))
     cuts.extend((m.start(1), m.end(1), "", False) for m in _HEADING_ATTRS.finditer(masked))
@@ -319,8 +334,29 @@ def _templates(chunk: str, masked: str, cuts: list, state: _State, line_of) -> N
             pos = close.end()
         elif re.fullmatch(r"\{\{([<%])/\*.*\*/([>%])\}\}", tag, re.S):
             cuts.append((start, end, "{{" + opener[2] + chunk[start + 5:end - 5] + closer[0] + "}}", False))
+        elif (markdown := media_markdown(chunk[start:end])) is not None:
+            cuts.append((start, end, markdown, False))
+        elif is_cross_reference(chunk[start:end]) and (opening := _link_text_start(masked, start, end)) is not None:
+            cuts.extend([(opening, opening + 1, "", False), (start - 2, end + 1, "", False)])  # text, unlinked
         else:
             shown = " ".join(chunk[start:end].split())
             shown = shown if len(shown) <= 80 else shown[:77] + "..."
             cuts.append((start, end, "", False))
             state.notes.append(f"line {line_of(start)}: Liquid/Hugo tag {shown} would reach readers; it is left out")
+
+
+def _link_text_start(masked: str, start: int, end: int) -> int | None:
+    """Where `[` opens the link text of `[text](TAG)` when the tag at start:end is the whole target."""
+    if masked[start - 2:start] != "](" or masked[end:end + 1] != ")":
+        return None
+    depth = 0
+    for k in range(start - 3, max(-1, start - 3 - MAX_TAG_CHARS), -1):
+        if masked[k] == "\n" and masked[k - 1:k] == "\n":
+            return None
+        if masked[k] == "]":
+            depth += 1
+        elif masked[k] == "[":
+            if depth == 0:
+                return k
+            depth -= 1
+    return None

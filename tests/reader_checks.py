@@ -29,7 +29,10 @@ _SRC = re.compile(r"""\bsrc\s*=\s*["']([^"']*)["']""", re.I)
 _CODE = re.compile(r"<(pre|code)\b[^>]*>.*?</\1>", re.I | re.S)
 _URL = re.compile(r"https?://[^\s)\]>）」』，。]+")
 _NUMBERING = re.compile(r"\s*(?:\(?\d{1,3}/\d{1,3}\)?|🧵)\s*$")
-_LEAK = re.compile(r"\{%|\{\{|\{:|\{#|^\s*import\s+\S.*\sfrom\s+['\"]|:::", re.M)
+_LEAK = re.compile(r"\{%|\{\{|\{:|\{#|^\s*import\s+\S.*\sfrom\s+['\"]|:::|"
+                   r"[{|](?:filename|static|attach)[}|]|%7B(?:filename|static|attach)%7D", re.M | re.I)
+_EMPTY_P = re.compile(r"<p\b[^>]*>(?:\s|&nbsp;|<br\s*/?>)*</p>", re.I)
+_BR_RUN = re.compile(r"<br\s*/?>\s*(?:<[^>]+>\s*)?<br\s*/?>", re.I)
 _SENTENCE_END = re.compile(r"""[.!?。！？…)\]）」』"'”’»*`]$|\.{3}$""")
 _BARE_LABELS = frozenset({"image", "images", "图片", "图像", "画像", "photo", "picture", "img", "🖼", "🖼️"})
 MIN_SUMMARY, MAX_SUMMARY = 5, 15
@@ -93,6 +96,13 @@ def source_urls(post) -> tuple[set[str], set[str]]:
     return links, images
 
 
+def embeds(post) -> set[str]:
+    """The addresses of embedded video players (<iframe src>: YouTube, Vimeo) in the post's raw HTML."""
+    return {src for node in walk(post.tree) if node.type in ("html_block", "html_inline")
+            for src in re.findall(r"""<iframe\b[^>]*?\bsrc\s*=\s*["'](https?://(?:www\.youtube(?:-nocookie)?\.com/embed|"""
+                                  r"""player\.vimeo\.com/video)/[^"']+)["']""", node.content, re.I)}
+
+
 def headings(post) -> set[str]:
     return {norm(inline_text(node.children[0])) for node in walk(post.tree)
             if node.type == "heading" and node.children} - {""}
@@ -149,6 +159,8 @@ def x_problems(post, summary, full) -> list[str]:
             if re.search(r"[:：]$", _URL.sub("", body).strip()) and not _URL.search(body.splitlines()[-1]):
                 problems.append(f"x.{mode}.colon: tweet {k} ends on a colon: {body[-60:]!r}")
             words = norm(_URL.sub("", body))
+            if not words and _URL.search(body) and not tweet.media and k > 1:
+                problems.append(f"x.{mode}.url-only: tweet {k} is only a link: {body[:80]!r}")
             if words and (words in heads or (len(words) <= 12 and "\n" not in body.strip() and not _URL.search(body)
                                              and k > 1 and not re.search(r"[.!?。！？]$", body))):
                 problems.append(f"x.{mode}.heading-only: tweet {k} is only {body!r}")
@@ -212,15 +224,21 @@ def telegram_problems(post, payload) -> list[str]:
         found.update(canonical(u) for u in _URL.findall(html.unescape(_TAG.sub(" ", text))))
     links, images = source_urls(post)
     lost_links = sorted(u for u in links if canonical(u) not in found)
+    lost_links += sorted(u for u in embeds(post) if not any(u.rstrip("/").rsplit("/", 1)[-1] in f for f in found))
     lost_images = sorted(u for u in images if canonical(u) not in found)
     if lost_links:
         problems.append(f"telegram.links: {len(lost_links)} lost, e.g. {lost_links[0]}")
     if lost_images:
         problems.append(f"telegram.images: {len(lost_images)} lost, e.g. {lost_images[0]}")
     heads = headings(post)
+    raw_heads = {inline_text(node.children[0]).strip() for node in walk(post.tree) if node.type == "heading" and node.children}
     for k, text in enumerate(texts, 1):
         blocks = [b for b in text.strip().split("\n\n") if b.strip()]
-        if k < len(texts) and blocks and norm(visible(blocks[-1])) in heads and len(blocks) >= 1:
+        if k == len(texts) and len(blocks) > 1 and re.fullmatch(r"<a\b[^>]*>[^<]*</a>", blocks[-1].strip()) \
+                and {canonical(h) for h in _HREF.findall(blocks[-1])} == {canonical(post.url)}:
+            blocks = blocks[:-1]  # the closing "Read on the web" link is not the post's last block
+        last = visible(blocks[-1]).strip() if blocks else ""
+        if last and (norm(last) in heads or last in raw_heads) and (k < len(texts) or len(blocks) > 1):
             problems.append(f"telegram.heading: message {k} ends with the heading {visible(blocks[-1])!r}")
         for label in re.findall(r"<a\b[^>]*>(.*?)</a>", text, re.S):
             if visible(label).strip(" []()").casefold() in _BARE_LABELS:
@@ -235,6 +253,11 @@ def wechat_problems(post, article, checks: list[str]) -> list[str]:
     problems = [f"wechat.check: {c[:100]}" for c in checks if not c.startswith("The title is")]
     if not article.digest.strip():
         problems.append("wechat.digest: empty")
+    content = _CODE.sub(" ", article.content)
+    if _EMPTY_P.search(content):
+        problems.append(f"wechat.empty-paragraph: {_EMPTY_P.search(content)[0][:80]!r}")
+    if _BR_RUN.search(content):
+        problems.append("wechat.br-run: two line breaks in a row make a blank line WeChat's editor keeps")
     if (post.cover_image or post.first_image or source_urls(post)[1]) and not article.thumb:
         problems.append("wechat.cover: the post has images but no cover")
     return problems

@@ -314,3 +314,15 @@ def test_front_matter_after_blank_lines_is_read_as_hugo_does():
     assert found.body_line == 6  # lines are still counted from the top of the file
     toml = split_front_matter("\n+++\ntitle = \"T\"\n+++\nx\n", "t.md")
     assert toml.meta == {"title": "T"} and toml.dialect == "toml"
+
+
+def test_unix_time_dates_are_read_as_utc_and_small_numbers_are_not_dates():
+    import datetime as _dt
+
+    from publisher.front_matter import parse_date
+    utc = _dt.timezone.utc
+    assert parse_date(1704412800) == _dt.datetime(2024, 1, 5, tzinfo=utc)
+    assert parse_date("1704412800000") == _dt.datetime(2024, 1, 5, tzinfo=utc)
+    for value in (2024, 20240105, True):
+        with pytest.raises(ValueError):
+            parse_date(value)

@@ -45,7 +45,7 @@ def test_jsx_components_go_and_their_text_stays():
     assert "<" not in out.text.replace("<B>", "").replace("</B>", "")
 
 
-@pytest.mark.parametrize("tag", ["{{ site.baseurl }}", "{% include note.html %}", "{{< youtube abc123 >}}",
+@pytest.mark.parametrize("tag", ["{{ site.baseurl }}", "{% include note.html %}", "{{< youtube >}}",
                                  "{{% notice tip %}}", "{%- assign x = 1 -%}", "{{- .Title -}}"])
 def test_liquid_and_hugo_tags_are_reported_and_left_out(tag):
     out = clean(f"First line.\n\nBefore {tag} after.\n", first_line=7)
@@ -56,8 +56,29 @@ def test_liquid_and_hugo_tags_are_reported_and_left_out(tag):
 def test_tag_lines_are_dropped_and_multiline_shortcodes_found():
     out = clean("Intro line\n{% include ad.html %}\nsame paragraph.\n\n{{< figure src=\"a.png\"\n"
                 "    caption=\"雪\" >}}\n\n{{< tip >}}\nInner text stays.\n{{< /tip >}}\n")
-    assert out.text == "Intro line\nsame paragraph.\n\nInner text stays.\n"
-    assert [n.split(":")[0] for n in out.notes] == ["line 2", "line 5", "line 8", "line 10"]
+    assert out.text == "Intro line\nsame paragraph.\n\n![雪](a.png)\n\nInner text stays.\n"
+    assert [n.split(":")[0] for n in out.notes] == ["line 2", "line 8", "line 10"]
+
+
+@pytest.mark.parametrize(("tag", "markdown"), [
+    ('{{< figure src="/img/a.jpg" alt="A map" link="/big.jpg" >}}', "[![A map](/img/a.jpg)](/big.jpg)"),
+    ('{% include figure.html image_path="/img/b.png" caption="Hit ratio" %}', "![Hit ratio](/img/b.png)"),
+    ("{{< youtube dQw4w9WgXcQ >}}", "[▶ YouTube](https://www.youtube.com/watch?v=dQw4w9WgXcQ)"),
+    ('{{ youtube(id="abc123xyz00", autoplay=false) }}', "[▶ YouTube](https://www.youtube.com/watch?v=abc123xyz00)"),
+    ("{% youtube abc123 %}", "[▶ YouTube](https://www.youtube.com/watch?v=abc123)"),
+    ('{{< tweet user="someone" id="1234567890" >}}', "<https://x.com/someone/status/1234567890>"),
+    ("{{< vimeo 146022717 >}}", "[▶ Vimeo](https://vimeo.com/146022717)"),
+    ("{{< gist spf13 7896402 >}}", "<https://gist.github.com/spf13/7896402>"),
+])
+def test_media_tags_become_what_readers_can_follow(tag, markdown):
+    out = clean(f"Before.\n\n{tag}\n\nAfter.\n")
+    assert out.text == f"Before.\n\n{markdown}\n\nAfter.\n" and not out.notes
+
+
+def test_cross_references_and_pelican_filename_links_keep_their_text_unlinked():
+    out = clean('See [last year]({{< ref "kit-2025.md" >}}), [the move]({% post_url 2025-05-02-move %}) and '
+                "[part one]({filename}/repair/one.md); [notes]({attach}files/n.pdf), ![jar]({static}/i/jar.jpg).\n")
+    assert out.text == "See last year, the move and part one; [notes](files/n.pdf), ![jar](/i/jar.jpg).\n"
 
 
 @pytest.mark.parametrize("opening, closing", [
@@ -105,3 +126,12 @@ def test_post_carries_notes_with_file_line_numbers():
     assert post.body == "## 头条\n\n正文 内容。\n\n提示"
     assert post.source_notes == ("line 11: Liquid/Hugo tag {{ site.name }} would reach readers; it is left out",
                                  "line 13: MDX component <Note> left out; its text is kept")
+
+
+def test_an_embedded_player_becomes_a_link_to_the_video():
+    out = clean('Watch:\n\n<iframe width="560" src="https://www.youtube-nocookie.com/embed/xyz987abc65" '
+                'title="The demo" allowfullscreen></iframe>\n\n<iframe src="javascript:alert(1)"></iframe>\n')
+    assert out.text == ('Watch:\n\n<a href="https://www.youtube.com/watch?v=xyz987abc65">▶ The demo</a>\n\n'
+                        '<iframe src="javascript:alert(1)"></iframe>\n')
+    bili = clean('<iframe src="//player.bilibili.com/player.html?aid=1&bvid=BV1xx411c7mD&page=1"></iframe>\n')
+    assert bili.text == '<a href="https://www.bilibili.com/video/BV1xx411c7mD">▶ bilibili</a>\n'
