@@ -510,3 +510,69 @@ def test_a_real_server_takes_raw_hostile_requests_and_logs_no_secret(env, smtp, 
         server.terminate()
         server.wait(timeout=20)
     no_secret_in(log_path.read_text("utf-8", "replace"))
+
+
+# -- 7. what the new pages reflect, and what a failing sign-up mail logs --------------------------------------
+
+SCRIPT_TITLE = "<script>alert(1)</script> scheduled"
+
+
+def test_a_script_title_scheduled_and_test_sent_is_text_on_every_desk_page(editor, app, smtp, settings, store):
+    from publisher.schedule import schedule_post
+
+    content = Path(settings.content_dir)
+    post_path = content / "script-title.md"
+    post_path.write_text(re.sub(r"(?m)^title:.*$", f'title: "{SCRIPT_TITLE}"', SAMPLE.read_text("utf-8"), count=1),
+                         "utf-8")
+    slug = load_post(post_path, settings).slug
+    schedule_post(post_path, settings, at="2030-01-01 08:00 Europe/Paris", force=True)
+    sent = editor.post(f"/posts/{slug}/test-send", data={"address": "me@example.org", "csrf_token": desk_token(editor)},
+                       headers={"Referer": "https://evil.example/"})
+    assert sent.status_code == 303 and sent.headers["Location"].endswith(f"/posts/{slug}")  # never the Referer
+    for path in ("/posts", f"/posts/{slug}"):
+        page = editor.get(path).get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page, path
+    assert [m["rcpt_tos"] for m in mails(app, smtp)] == [["me@example.org"]]
+
+
+def test_the_sign_up_form_shows_back_what_was_typed_as_text(client, smtp, app):
+    answer = sign_up(client, '"><script>alert(1)</script>', '"><img src=x onerror=alert(1)>')
+    assert answer.status_code == 400
+    assert "<script>alert(1)</script>" not in answer.text and "<img src=x" not in answer.text
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    assert mails(app, smtp) == []
+
+
+def test_a_confirmation_mail_the_relay_refuses_logs_no_secret(tmp_path, smtp, caplog):
+    from publisher.signup_pages import _mail
+
+    settings = load_settings(env=make_env(smtp, tmp_path, PUBLISHER_SMTP_PASSWORD="wrong-" + SMTP_PASSWORD))
+    with caplog.at_level("DEBUG"):
+        _mail(settings, "reader@example.org", f"{SITE}/subscribe/confirm/abc")
+    assert "confirmation mail not sent" in caplog.text
+    assert "wrong-" + SMTP_PASSWORD not in caplog.text
+    no_secret_in(caplog.text)
+    assert smtp.messages == []
+
+
+def test_a_test_send_to_a_utf8_local_part_goes_with_smtputf8_when_the_relay_offers_it(smtp, tmp_path):
+    env = make_env(smtp, tmp_path, PUBLISHER_SMTP_UTF8="true")
+    ran = run_cli("test", str(SAMPLE), "--to", "jörg@example.org", env=env)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert [m["rcpt_tos"] for m in smtp.messages] == [["jörg@example.org"]]
+    assert "SMTPUTF8" in smtp.messages[0]["mail_options"]
+
+
+def test_utm_in_html_keeps_entity_tricks_where_they_were_and_never_opens_an_attribute():
+    from publisher.utm import tag_hrefs
+
+    def tag(url: str) -> str:
+        return tag_url(url, HOSTS, "email", "email", "a-post")
+
+    tricky = ['<a href="https://news.example.org&#x40;evil.example/">x</a>',
+              '<a href="https:&#x2F;&#x2F;evil.example&#x2F;news.example.org">x</a>',
+              '<a href="https://news.example.org/&quot; onmouseover=&quot;alert(1)">x</a>',
+              '<a href="https://news.example.org/a&lt;script&gt;">x</a>']
+    out = [tag_hrefs(html_, tag) for html_ in tricky]
+    assert out[:3] == tricky[:3]  # another host once decoded, or a space in it: untouched
+    assert "<script>" not in out[3] and "&lt;script&gt;" in out[3]
