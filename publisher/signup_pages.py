@@ -17,7 +17,8 @@ Routes (no login, no session):
 Cross-site posts: a page on another site could make its visitors' browsers sign up addresses of its
 choosing (spreading a mail-bombing over many clients, past the per-client limit). The form is a
 plain form without a session, so the check is the request's Origin (else its Referer) when the
-browser sends one: this app's own origin, PUBLISHER_SITE_URL's, or one of PUBLISHER_SIGNUP_ORIGINS.
+browser sends one: PUBLISHER_SITE_URL's, one of PUBLISHER_SIGNUP_ORIGINS, or this app's own origin
+when it is reached on loopback (a Host header elsewhere may be a rebound name of another site).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 
 from publisher.addresses import InvalidAddress
 from publisher.config import Settings
-from publisher.desk.limits import client_key
+from publisher.desk.limits import client_key, is_loopback
 from publisher.signup import CONFIRM_PATH, Signups, TooManySignups, signup_address, signup_name
 from publisher.signup_mail import SignupMailError, newsletter_name, send_confirmation
 from publisher.store import Store
@@ -78,8 +79,12 @@ def _origin(url: str) -> str:
 
 
 def _from_allowed_origin(settings: Settings) -> bool:
-    allowed = {_origin(request.host_url), _origin(settings.site_url)}
+    allowed = {_origin(settings.site_url)}
     allowed |= {_origin(extra) for extra in settings.signup_origins.split(",") if extra.strip()}
+    # The Host header names this app's own origin only on loopback: elsewhere a page whose name was
+    # re-pointed at this server's address (DNS rebinding) would send a Host and an Origin of its own.
+    if is_loopback(urlsplit(request.host_url).hostname):
+        allowed.add(_origin(request.host_url))
     allowed.discard("")
     try:
         origin = request.headers.get("Origin")

@@ -576,3 +576,14 @@ def test_utm_in_html_keeps_entity_tricks_where_they_were_and_never_opens_an_attr
     out = [tag_hrefs(html_, tag) for html_ in tricky]
     assert out[:3] == tricky[:3]  # another host once decoded, or a space in it: untouched
     assert "<script>" not in out[3] and "&lt;script&gt;" in out[3]
+
+
+def test_a_rebound_host_name_does_not_make_its_origin_allowed(app, client, smtp):
+    """DNS rebinding: evil.example re-pointed at this server; its page posts with its own Host and Origin."""
+    rebound = client.post("/subscribe", data={"email": "victim@example.org"}, base_url="http://evil.example",
+                          headers={"Origin": "http://evil.example"}, environ_base={"REMOTE_ADDR": "198.51.100.40"})
+    assert rebound.status_code == 403
+    local = client.post("/subscribe", data={"email": "local@example.org"}, base_url="http://127.0.0.1:8000",
+                        headers={"Origin": "http://127.0.0.1:8000"}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert local.status_code == 200  # the app's own page, opened on loopback
+    assert [m["rcpt_tos"] for m in mails(app, smtp)] == [["local@example.org"]]
