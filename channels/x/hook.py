@@ -16,6 +16,7 @@ from channels.x.text import _CJK, Block, join_lines
 PROSE_KINDS = ("text", "quote", "html")
 _LEAD_IN = re.compile(r"[:：]\s*$")
 _URL = re.compile(r"https?://\S+|\bwww\.\S+")
+_EDGE_URLS = re.compile(r"^(?:\s*(?:https?://\S+|www\.\S+))+|(?:\s*(?:https?://|www\.)[^\s。，]+?)+[\s.,;:!?。，；！？)）]*$")
 # a link's label that is its address without the scheme ("nodeflare.dev/blog/3.0"): no line
 _ADDRESS = re.compile(r"^(?:[\w-]+\.)+[a-z]{2,}(?::\d+)?/\S*$", re.I)
 _WORD = re.compile(r"[A-Za-z\u00c0-\u024f0-9]+(?:['’-][A-Za-z0-9]+)*")
@@ -49,8 +50,14 @@ _BOILERPLATE = re.compile("|".join([
 
 
 def clean(sentence: str) -> str:
-    """A sentence without the raw URLs in it (an item's link has a line of its own)."""
-    return " ".join(_URL.sub("", sentence).split()).strip(" ·|-–—")
+    """A sentence without the raw URLs at its start or end (an item's link has a line of its own);
+    one inside the sentence stays, or "reach us at <url> any day" would read "reach us at any day".
+    A mail link shows its address without "mailto:"."""
+    sentence = re.sub(r"\bmailto:(?=[^\s@]+@)", "", sentence)
+    sentence = _EDGE_URLS.sub("", sentence).rstrip(" (（")
+    if _URL.fullmatch(sentence.strip()):
+        return ""
+    return " ".join(sentence.split()).strip(" ·|-–—")
 
 
 def lead_in(text: str) -> bool:

@@ -143,7 +143,8 @@ def _hook(post: Post, points: list[str], blocks: list[Block]) -> tuple[str, bool
 
 def _section_units(blocks: list[Block], used: set[str], title: str) -> list[Unit]:
     """One unit per section (its heading and first sentence(s)); a long post with few sections also
-    gets the first sentences of paragraphs spread over it, up to SUMMARY_MIN_TWEETS."""
+    gets the first sentences of paragraphs spread over it, then sentences from inside them, up to
+    SUMMARY_MIN_TWEETS."""
     levels = [b.level for b in blocks if b.kind == "heading"]
     top = min(levels) if levels else 0
     found: list[tuple[int, Unit]] = []
@@ -159,14 +160,25 @@ def _section_units(blocks: list[Block], used: set[str], title: str) -> list[Unit
             found.append((start, Unit(heading, line, "", images)))
     need = SUMMARY_MIN_TWEETS - 1 - len(found)
     enough = SUMMARY_MIN_TWEETS * MAX_WEIGHTED  # weighing stops there: a 600 KB paragraph costs no more
-    if need > 0 and sum(weighted_length(b.text[:enough]) for b in blocks) > enough:
+    if need > 0 and sum(weighted_length(b.text[:enough]) for b in blocks) >= enough:
         opening = [(i, sentences(b.text)) for i, b in enumerate(blocks) if b.kind == "text" and not b.lead]
         spare = [(i, line) for i, said in opening if said and usable(said[0], title) and used_key(said[0]) not in taken
                  for line in [pick_line([blocks[i]], taken, title)] if line]  # a paragraph's opening sentence(s)
         step = max(1.0, len(spare) / need)
         for k in range(min(need, len(spare))):
             index, line = spare[int(k * step)]
+            taken.add(used_key(line))
             found.append((index, Unit("", line, "", blocks[index].images)))
+        need -= min(need, len(spare))
+        if need > 0:  # few, long paragraphs (an essay in one breath): sentences from inside them, spread
+            inner = [(i, said) for i, b in enumerate(blocks) if b.kind == "text" and not b.lead
+                     for said in map(clean, sentences(b.text[:enough])[1:])
+                     if usable(said, title) and used_key(said) not in taken]
+            step = max(1.0, len(inner) / need)
+            for k in range(min(need, len(inner))):
+                index, line = inner[int(k * step)]
+                taken.add(used_key(line))
+                found.append((index, Unit("", line, "", ())))
     return [unit for _, unit in sorted(found, key=lambda pair: pair[0])]
 
 
