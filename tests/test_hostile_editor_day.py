@@ -587,3 +587,60 @@ def test_a_rebound_host_name_does_not_make_its_origin_allowed(app, client, smtp)
                         headers={"Origin": "http://127.0.0.1:8000"}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert local.status_code == 200  # the app's own page, opened on loopback
     assert [m["rcpt_tos"] for m in mails(app, smtp)] == [["local@example.org"]]
+
+
+@pytest.mark.parametrize("slug", ["..%2F..%2Fetc%2Fpasswd", "%2e%2e", "no-such-post", "a" * 5000, "%00"])
+def test_the_new_routes_find_only_posts_of_the_shelf(editor, store, slug):
+    for action in ("test-send", "schedule", "unschedule"):
+        answer = editor.post(f"/posts/{slug}/{action}", headers={"Accept": "application/json"},
+                             data={"address": "me@example.org", "at": "2030-01-01T08:00", "zone": "UTC",
+                                   "csrf_token": desk_token(editor)})
+        assert answer.status_code in (404, 405), (action, answer.status_code)
+    assert ScheduleBook(store).latest() == {}
+
+
+@pytest.mark.parametrize("body,content_type", [(b'{"email": "json@example.org"}', "application/json"),
+                                               (b"", "application/x-www-form-urlencoded"),
+                                               (b"email=%ff%fe%00@example.org", "application/x-www-form-urlencoded"),
+                                               (b"email=a@example.org&email=b@example.org&email=c@example.org",
+                                                "application/x-www-form-urlencoded"),
+                                               (b"\xff\xfe\x00garbage", "multipart/form-data; boundary=")])
+def test_malformed_sign_up_bodies_get_a_plain_refusal_and_no_mail(app, client, smtp, body, content_type):
+    answer = client.post("/subscribe", data=body, headers={**SAME_SITE, "Content-Type": content_type})
+    assert answer.status_code in (200, 400), answer.status_code
+    assert "Traceback" not in answer.text
+    assert [m["rcpt_tos"] for m in mails(app, smtp)] in ([], [["a@example.org"]])
+
+
+def test_unschedule_at_the_due_moment_with_two_servers_running_sends_once_or_never(sandbox, tmp_path):
+    from datetime import UTC, datetime
+
+    from tests.conftest import ACTIVE, live_env
+    from tests.test_publish_e2e import received
+    from tests.test_schedule import Processes, schedule_row, wait_for_state
+
+    env = live_env(sandbox, tmp_path, PUBLISHER_SCHEDULE_POLL_SECONDS="1", PUBLISHER_DESK_PASSWORD="race-test-password",
+                   PUBLISHER_CONTENT_DIR=str(tmp_path))
+    processes = Processes(env, tmp_path)
+    try:
+        processes.serve(), processes.serve()
+        due = datetime.now(UTC) + timedelta(seconds=4)
+        scheduled = run_cli("schedule", str(SAMPLE), "--at", due.isoformat(timespec="seconds"), env=env)
+        assert scheduled.returncode == 0, scheduled.stdout + scheduled.stderr
+        time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
+        cancelled = run_cli("unschedule", str(SAMPLE), env=env)
+        assert cancelled.returncode in (0, 2) and "Traceback" not in cancelled.stderr, cancelled.stderr
+        if cancelled.returncode == 0:
+            time.sleep(3)  # both servers looked again
+            assert schedule_row(env["PUBLISHER_DB_URL"], SLUG).state == "unscheduled"
+            assert received(sandbox) == {"email": [], "x": [], "telegram": [], "wechat": []}
+        else:
+            assert "too late to unschedule" in cancelled.stderr or "is not scheduled" in cancelled.stderr
+            row = wait_for_state(env["PUBLISHER_DB_URL"], SLUG, ("published", "failed"), timeout=90)
+            assert row.state == "published", (row.last_error, processes.logs())
+            time.sleep(3)
+            got = received(sandbox)
+            recipients = [m["rcpt_tos"][0] for m in got["email"]]
+            assert len(recipients) == ACTIVE == len(set(recipients)) and len(got["wechat"]) == 1
+    finally:
+        processes.stop_all()
