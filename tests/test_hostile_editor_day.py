@@ -644,3 +644,24 @@ def test_unschedule_at_the_due_moment_with_two_servers_running_sends_once_or_nev
             assert len(recipients) == ACTIVE == len(set(recipients)) and len(got["wechat"]) == 1
     finally:
         processes.stop_all()
+
+
+def test_a_forged_host_never_reaches_the_confirmation_link(app, client, smtp):
+    answer = client.post("/subscribe", data={"email": "hosted@example.org"}, base_url="http://evil.example",
+                         environ_base={"REMOTE_ADDR": "198.51.100.50"})  # no Origin: a plain HTTP client
+    assert answer.status_code == 200
+    [sent] = mails(app, smtp)
+    assert "evil.example" not in sent["message"].get_content() and LINK.search(sent["message"].get_content())
+
+
+def test_a_test_send_whose_relay_and_bot_refuse_prints_no_secret(sandbox, tmp_path):
+    from tests.conftest import live_env
+
+    wrong_token = "999999:wrong-bot-token-never-shown"
+    env = live_env(sandbox, tmp_path, reset=("telegram", "smtp_http"), PUBLISHER_TELEGRAM_BOT_TOKEN=wrong_token,
+                   PUBLISHER_RETRY_FOR_SECONDS="0")
+    ran = run_cli("test", str(SAMPLE), "--to", "me@example.org", "--telegram-chat", "100200300", env=env)
+    assert ran.returncode == 1 and "Unauthorized" in ran.stdout and "Traceback" not in ran.stderr
+    assert wrong_token not in ran.stdout + ran.stderr and wrong_token.split(":")[1] not in ran.stdout + ran.stderr
+    status = run_cli("status", str(SAMPLE), "--json", env=env)
+    assert wrong_token.split(":")[1] not in status.stdout + status.stderr
