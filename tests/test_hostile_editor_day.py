@@ -347,7 +347,7 @@ def test_an_unschedule_racing_the_claim_lets_exactly_one_of_them_win(settings, s
 
 def test_spellings_of_one_mailbox_share_its_limit(app, client, smtp):
     spellings = ["alice@example.org", "ALICE@Example.ORG", '"alice"@example.org', "alice+news@example.org",
-                 "Alice+x@EXAMPLE.org", '"al\\ice"@example.org']
+                 "Alice+x@EXAMPLE.org", '"al\\ice"@example.org', "alice@ｅｘａｍｐｌｅ.org", " alice@example.org "]
     for n, address in enumerate(spellings):
         assert sign_up(client, address, client_ip=f"198.51.100.{n + 1}").status_code == 200
     assert len(mails(app, smtp)) == 1
