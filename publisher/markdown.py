@@ -119,11 +119,14 @@ def block_text(node: SyntaxTreeNode) -> str:
 
 _BLOCK_TAGS = re.compile(r"</?(p|div|br|li|ul|ol|h[1-6]|blockquote|tr|table|section|article|header|footer|hr)\b[^>]*>", re.I)
 _ANY_TAG = re.compile(r"<[^>]+>")
+_CELL_GAP = re.compile(r"</t[dh]\s*>\s*(?=<t[dh]\b)", re.I)
 
 
 def html_to_text(fragment: str) -> str:
-    """Readable text of a (sanitized) HTML fragment: block tags become line breaks."""
-    text = _BLOCK_TAGS.sub("\n", fragment)
+    """Readable text of a (sanitized) HTML fragment: block tags become line breaks, table cells of
+    one row are parted by " · "."""
+    text = _CELL_GAP.sub(" · ", fragment)  # cells of one row: "Tool · 120ms", not "Tool120ms"
+    text = _BLOCK_TAGS.sub("\n", text)
     text = html.unescape(_ANY_TAG.sub("", text))
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return "\n".join(line for line in lines if line)

@@ -157,7 +157,7 @@ def parse_post(text: str, *, name: str, settings: Settings, default_slug: str = 
         url=url,
         body=body,
         tree=tree,
-        date=_date_field(meta, name, settings),
+        date=_date_field(meta, name, settings) or _file_name_date(default_slug, settings),
         category=category[0] if category else None,
         tags=text_list(meta.get("tags")) or text_list(meta.get("keywords")),
         summary=_summary_field(summary_value, name),
@@ -258,6 +258,16 @@ def _date_field(meta: dict, name: str, settings: Settings) -> dt.datetime | None
                             f"2026-01-24T08:00:00+08:00, got {shown}") from None
         return date if date.tzinfo else date.replace(tzinfo=settings.tz)
     return None
+
+
+def _file_name_date(stem: str, settings: Settings) -> dt.datetime | None:
+    """Jekyll's and Docusaurus's `2026-01-24-title.md`: the file name dates a post without `date:`
+    (the slug stays the whole name, as posts already sent were filed under it)."""
+    m = re.match(r"(\d{4})-(\d{2})-(\d{2})-", stem)
+    try:
+        return dt.datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=settings.tz) if m else None
+    except ValueError:  # 2026-13-40-…: not a date
+        return None
 
 
 def _updated(meta: dict, settings: Settings) -> dt.datetime | None:

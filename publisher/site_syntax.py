@@ -8,7 +8,7 @@ things the site's generator would have processed and readers of an email must ne
 - Liquid and Hugo tags `{{ x }}`, `{% x %}`, `{{< x >}}`, `{{% x %}}`: reported by line and left out,
   except media tags (figure, youtube, tweet...: publisher.site_media) made Markdown readers can follow
   and cross-references (`[a]({{< ref x >}})`, Pelican `{filename}`) that leave their text unlinked;
-  `<iframe>` players become a link to the video;
+  `<iframe>` players become a link to the video, `<ruby>` base（reading）;
   `{% highlight py %}` ... `{% endhighlight %}` (and Hugo's highlight) become fenced code,
   `{% raw %}` keeps its content as written, `{% comment %}` drops it.
 Fenced, indented and <pre> code, inline code and HTML comments are never touched.
@@ -47,6 +47,7 @@ _PELICAN_STATIC = re.compile(r"(?:(?<=\]\()|(?<=src=[\"'])|(?<=href=[\"']))[{|](
 _PELICAN_FILENAME = re.compile(r"\]\([{|]filename[}|][^()\s]*\)")  # another post: its URL is Pelican's to make
 _IFRAME = re.compile(r"<iframe\b([^<>]{0,2000})>\s*(?:</iframe\s*>)?", re.I)
 _ATTR = re.compile(r"""\b(src|title)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
+_RUBY = re.compile(r"<ruby\b[^<>]{0,200}>((?:(?!</?ruby\b).){1,500}?)</ruby\s*>", re.I | re.S)
 _TEMPLATE_OPEN = re.compile(r"\{\{|\{%")
 _RAW = re.compile(r"\{%-?\s*raw\s*-?%\}")
 _ENDRAW = re.compile(r"\{%-?\s*endraw\s*-?%\}")
@@ -209,6 +210,8 @@ def _prose(lines: list[str], numbers: list[int], state: _State) -> list[str]:
         attrs = {a[1].lower(): a[2] if a[2] is not None else a[3] for a in _ATTR.finditer(m[1])}
         if (link := iframe_link(html.unescape(attrs.get("src", "")), html.unescape(attrs.get("title", "")))):
             cuts.append((m.start(), m.end(), link, False))
+    for m in _RUBY.finditer(masked):
+        cuts.append((m.start(), m.end(), _ruby_text(chunk[m.start(1):m.end(1)]), False))
     for pattern in (_IAL, _ATTR_LINE, _PELICAN_STATIC):
         cuts.extend((m.start(), m.end(), "", False) for m in pattern.finditer(masked))
     cuts.extend((m.start(1), m.end(1), "", False) for m in _HEADING_ATTRS.finditer(masked))
@@ -248,6 +251,14 @@ def _prose(lines: list[str], numbers: list[int], state: _State) -> list[str]:
         out.append(line)
         cut_since = False
     return out
+
+
+def _ruby_text(inner: str) -> str:
+    """`<ruby>漢字<rt>かんじ</rt></ruby>` as text every client shows: 漢字（かんじ）. Outlook and most
+    plain readers have no ruby layout and would run base and reading together."""
+    inner = re.sub(r"<rp\b[^>]*>.*?</rp\s*>", "", inner, flags=re.I | re.S)
+    inner = re.sub(r"<rt\b[^>]*>(.*?)(?:</rt\s*>|(?=<rt\b)|$)", lambda m: f"（{m[1].strip()}）", inner, flags=re.I | re.S)
+    return re.sub(r"</?rb\b[^>]*>", "", inner, flags=re.I)
 
 
 def _blank_out(text: str, spans: list[tuple[int, int]]) -> str:

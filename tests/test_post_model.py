@@ -111,3 +111,13 @@ def test_title_heading_that_is_not_a_paragraph_does_not_crash():
 def test_headings_left_empty_at_the_end_of_the_body_are_not_part_of_the_post():
     post = parse("---\ntitle: T\n---\n\n## 🔥\n\nThe one section.\n\n## 👋\n\n### 💌\n")
     assert [(n.type, n.tag) for n in post.tree.children] == [("heading", "h2"), ("paragraph", "p")]
+
+
+def test_a_jekyll_file_name_dates_a_post_without_date_and_keeps_its_slug(tmp_path):
+    from publisher.post import load_post
+    path = tmp_path / "2025-03-14-pi-day.md"
+    path.write_text("---\ntitle: Pi\n---\n\nThree pies.\n", encoding="utf-8")
+    post = load_post(path, load_settings(env={"PUBLISHER_TIMEZONE": "UTC"}))
+    assert (post.date.year, post.date.month, post.date.day, post.slug) == (2025, 3, 14, "2025-03-14-pi-day")
+    (tmp_path / "2025-13-40-odd.md").write_text("---\ntitle: Odd\n---\n\nText.\n", encoding="utf-8")
+    assert load_post(tmp_path / "2025-13-40-odd.md", load_settings(env={})).date is None

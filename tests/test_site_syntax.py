@@ -135,3 +135,8 @@ def test_an_embedded_player_becomes_a_link_to_the_video():
                         '<iframe src="javascript:alert(1)"></iframe>\n')
     bili = clean('<iframe src="//player.bilibili.com/player.html?aid=1&bvid=BV1xx411c7mD&page=1"></iframe>\n')
     assert bili.text == '<a href="https://www.bilibili.com/video/BV1xx411c7mD">▶ bilibili</a>\n'
+
+
+def test_ruby_reads_as_base_and_reading_in_parentheses():
+    out = clean("<ruby>温故知新<rt>おんこちしん</rt></ruby>の精神と<ruby>漢<rp>(</rp><rt>かん</rt><rp>)</rp></ruby>字。\n")
+    assert out.text == "温故知新（おんこちしん）の精神と漢（かん）字。\n"
