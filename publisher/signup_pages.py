@@ -23,6 +23,7 @@ when it is reached on loopback (a Host header elsewhere may be a rebound name of
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -38,6 +39,9 @@ from publisher.store import Store
 signup = Blueprint("signup", __name__)
 log = logging.getLogger("publisher.signup")
 
+# Confirmation mails waiting for the relay (a slow or stuck one, a flood from many networks): past
+# this many the form answers 503 and writes nothing, so the sender's queue, and memory, stay bounded.
+MAX_QUEUED_MAILS = 200
 HONEYPOT_FIELD = "website"  # a name bots like to fill; people never see the field
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # The form page sends its own origin with its POST: under Referrer-Policy no-referrer a browser
@@ -53,6 +57,7 @@ LINK_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "
 
 def attach_signup(app: Flask) -> None:
     """Register the pages; their one sender thread lives as long as the app."""
+    app.extensions["publisher"]["signup_slots"] = threading.BoundedSemaphore(MAX_QUEUED_MAILS)
     app.extensions["publisher"]["signup_mailer"] = ThreadPoolExecutor(max_workers=1,
                                                                       thread_name_prefix="signup-mail")
     app.register_blueprint(signup)
@@ -143,26 +148,38 @@ def subscribe():
     if not settings.smtp_host:
         return _message("Sign-up is closed for now", "This newsletter cannot send mail yet. Please try again "
                         "later.", 503, test_id="closed")
+    slots = current_app.extensions["publisher"]["signup_slots"]
+    if not slots.acquire(blocking=False):  # before anything is written: the reader may simply try again
+        page, status = _message("Sign-up is busy", "Too many sign-ups are waiting for their mail. Please try "
+                                "again in a few minutes.", 503, test_id="busy")
+        return Response(page, status, headers={"Retry-After": "60"})
     try:
         result = Signups(store, settings).request(email, name, client=client_key(request.remote_addr))
+        if result.link is not None:
+            current_app.extensions["publisher"]["signup_mailer"].submit(_mail, settings, result.address,
+                                                                        result.link, slots)
+            slots = None  # the sender thread gives it back
     except TooManySignups as exc:
         page, status = _message("Too many sign-ups", "Too many sign-ups came from your network. Please try "
                                 "again later.", 429, test_id="too-many")
         return Response(page, status, headers={"Retry-After": str(exc.retry_after)})
-    if result.link is not None:
-        mailer = current_app.extensions["publisher"]["signup_mailer"]
-        mailer.submit(_mail, settings, result.address, result.link)
+    finally:
+        if slots is not None:
+            slots.release()
     log.info("sign-up: %s", result.outcome)
     return _neutral()
 
 
-def _mail(settings: Settings, address: str, link: str) -> None:
+def _mail(settings: Settings, address: str, link: str, slots: threading.Semaphore | None = None) -> None:
     try:
         send_confirmation(settings, address, link)
     except SignupMailError as exc:
         log.warning("confirmation mail not sent: %s", exc)
     except Exception:  # noqa: BLE001 - the sender thread must survive anything one mail does
         log.exception("confirmation mail not sent")
+    finally:
+        if slots is not None:
+            slots.release()
 
 
 def _opened_in_a_browser() -> bool:

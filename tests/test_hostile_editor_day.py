@@ -546,6 +546,7 @@ def test_the_sign_up_form_shows_back_what_was_typed_as_text(client, smtp, app):
 def test_a_confirmation_mail_the_relay_refuses_logs_no_secret(tmp_path, smtp, caplog):
     from publisher.signup_pages import _mail
 
+    smtp.reset()
     settings = load_settings(env=make_env(smtp, tmp_path, PUBLISHER_SMTP_PASSWORD="wrong-" + SMTP_PASSWORD))
     with caplog.at_level("DEBUG"):
         _mail(settings, "reader@example.org", f"{SITE}/subscribe/confirm/abc")
@@ -665,3 +666,28 @@ def test_a_test_send_whose_relay_and_bot_refuse_prints_no_secret(sandbox, tmp_pa
     assert wrong_token not in ran.stdout + ran.stderr and wrong_token.split(":")[1] not in ran.stdout + ran.stderr
     status = run_cli("status", str(SAMPLE), "--json", env=env)
     assert wrong_token.split(":")[1] not in status.stdout + status.stderr
+
+
+def test_mails_waiting_for_a_stuck_relay_are_bounded_and_past_the_bound_nothing_is_written(app, client, smtp, store):
+    from publisher.signup_pages import MAX_QUEUED_MAILS
+    from tests.test_signup import attempts, row
+
+    stuck = threading.Event()
+    mailer, slots = app.extensions["publisher"]["signup_mailer"], app.extensions["publisher"]["signup_slots"]
+    mailer.submit(stuck.wait, 60)  # the relay hangs: nothing queued behind this goes out
+    for _ in range(MAX_QUEUED_MAILS - 1):  # mails of earlier sign-ups, waiting
+        assert slots.acquire(blocking=False)
+    try:
+        assert sign_up(client, "last@example.org", client_ip="198.51.100.60").status_code == 200
+        before = attempts(store)
+        busy = sign_up(client, "over@example.org", client_ip="198.51.100.61")
+        assert busy.status_code == 503 and busy.headers["Retry-After"] and "over@example.org" not in busy.text
+        assert row(store, "over@example.org") is None and attempts(store) == before
+        assert sign_up(client, "bot@example.org", client_ip="198.51.100.62", website="x").status_code == 200
+    finally:
+        stuck.set()
+        for _ in range(MAX_QUEUED_MAILS - 1):
+            slots.release()
+    assert [m["rcpt_tos"] for m in mails(app, smtp)] == [["last@example.org"]]
+    assert sign_up(client, "over@example.org", client_ip="198.51.100.61").status_code == 200  # the slot came back
+    assert [m["rcpt_tos"][0] for m in mails(app, smtp)] == ["last@example.org", "over@example.org"]
