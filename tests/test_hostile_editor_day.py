@@ -691,3 +691,16 @@ def test_mails_waiting_for_a_stuck_relay_are_bounded_and_past_the_bound_nothing_
     assert [m["rcpt_tos"] for m in mails(app, smtp)] == [["last@example.org"]]
     assert sign_up(client, "over@example.org", client_ip="198.51.100.61").status_code == 200  # the slot came back
     assert [m["rcpt_tos"][0] for m in mails(app, smtp)] == ["last@example.org", "over@example.org"]
+
+
+def test_an_unsubscribe_token_and_a_confirmation_token_are_not_interchangeable(app, client, smtp, settings, store):
+    from publisher.subscribers import Subscribers
+
+    book = Subscribers(store, settings)
+    reader = book.add("kept@example.org").subscriber
+    unsubscribe_token = book.token_for(reader)
+    sign_up(client, "new@example.org", client_ip="198.51.100.70")
+    confirm_token = LINK.search(mails(app, smtp)[0]["message"].get_content()).group(1).rsplit("/", 1)[1]
+    assert client.post(f"/subscribe/confirm/{unsubscribe_token}").status_code == 400
+    assert client.post(f"/unsubscribe/{confirm_token}", data={"List-Unsubscribe": "One-Click"}).status_code == 400
+    assert book.get("kept@example.org").status == "active" and book.get("new@example.org").status == "pending"
