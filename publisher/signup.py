@@ -34,7 +34,7 @@ from typing import Callable
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import delete, select, text, update
 
-from publisher.addresses import CONTROL, InvalidAddress, normalize_email
+from publisher.addresses import CONTROL, DOT_ATOM, InvalidAddress, normalize_email
 from publisher.config import Settings
 from publisher.models import SignupAttempt, Subscriber, utcnow
 from publisher.store import Store
@@ -89,7 +89,13 @@ def signup_address(raw: str | None, smtputf8: bool) -> str:
     text_ = raw or ""
     if len(text_) > MAX_ADDRESS_CHARS:
         raise InvalidAddress(f"longer than {MAX_ADDRESS_CHARS} characters")
-    return normalize_email(text_, smtputf8=smtputf8)
+    address = normalize_email(text_, smtputf8=smtputf8)
+    local, _, domain = address.rpartition("@")
+    unquoted = re.sub(r"\\(.)", r"\1", local[1:-1]) if local.startswith('"') else ""
+    if unquoted and DOT_ATOM.match(unquoted):
+        # `"alice"@x` is alice@x (RFC 5321 4.1.2): one row, so an active reader is not signed up twice
+        return f"{unquoted.lower()}@{domain}"
+    return address
 
 
 def address_tag(address: str) -> str:

@@ -704,3 +704,14 @@ def test_an_unsubscribe_token_and_a_confirmation_token_are_not_interchangeable(a
     assert client.post(f"/subscribe/confirm/{unsubscribe_token}").status_code == 400
     assert client.post(f"/unsubscribe/{confirm_token}", data={"List-Unsubscribe": "One-Click"}).status_code == 400
     assert book.get("kept@example.org").status == "active" and book.get("new@example.org").status == "pending"
+
+
+def test_a_quoted_spelling_of_an_active_address_signs_nobody_up_twice(app, client, smtp, settings, store):
+    from publisher.subscribers import Subscribers
+    from tests.test_signup import rows_of
+
+    Subscribers(store, settings).add("alice@example.org")
+    assert sign_up(client, '"alice"@example.org', client_ip="198.51.100.80").status_code == 200
+    assert sign_up(client, '"Alice"@Example.org', client_ip="198.51.100.81").status_code == 200
+    assert mails(app, smtp) == [] and rows_of(store, '"alice"@example.org') == 0
+    assert Subscribers(store, settings).count()["pending"] == 0
