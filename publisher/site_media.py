@@ -115,3 +115,14 @@ def iframe_link(src: str, title: str = "") -> str | None:
         return None
     shown = " ".join(title.split())[:200] or label
     return f'<a href="{html.escape(url)}">▶ {html.escape(shown, quote=False)}</a>'
+
+
+_URL_FILTERS = r"(?:relative_url|absolute_url|relURL|absURL|relLangURL|absLangURL|url|prepend:\s*site\.baseurl)"
+_LITERAL_URL = re.compile(r"\{\{-?\s*(?:\"([^\"{}]{1,500})\"|'([^'{}]{1,500})')\s*(?:\|\s*" + _URL_FILTERS + r"\s*)+-?\}\}\Z")
+
+
+def literal_url(tag: str) -> str | None:
+    """The path of a Jekyll/Hugo output tag that only makes a literal into a site URL:
+    `{{ "/assets/a.png" | relative_url }}` is /assets/a.png (resolved against the post's URL later)."""
+    m = _LITERAL_URL.match(tag.strip())
+    return (m[1] if m[1] is not None else m[2]).strip() if m else None

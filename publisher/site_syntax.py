@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from publisher.markdown import ALLOWED_TAGS, DROPPED_WITH_CONTENT
-from publisher.site_media import iframe_link, is_cross_reference, media_markdown
+from publisher.site_media import iframe_link, is_cross_reference, literal_url, media_markdown
 
 HTML_TAGS = frozenset(ALLOWED_TAGS | DROPPED_WITH_CONTENT | {"html", "head", "body", "link", "meta", "font",
                                                              "center", "video", "audio", "source", "form"})
@@ -345,6 +345,8 @@ def _templates(chunk: str, masked: str, cuts: list, state: _State, line_of) -> N
             pos = close.end()
         elif re.fullmatch(r"\{\{([<%])/\*.*\*/([>%])\}\}", tag, re.S):
             cuts.append((start, end, "{{" + opener[2] + chunk[start + 5:end - 5] + closer[0] + "}}", False))
+        elif (path := literal_url(chunk[start:end])) is not None:
+            cuts.append((start, end, path.replace(" ", "%20"), False))
         elif (markdown := media_markdown(chunk[start:end])) is not None:
             cuts.append((start, end, markdown, False))
         elif is_cross_reference(chunk[start:end]) and (opening := _link_text_start(masked, start, end)) is not None:

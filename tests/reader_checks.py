@@ -65,13 +65,17 @@ def canonical(url: str) -> str:
 
 def source_urls(post) -> tuple[set[str], set[str]]:
     """(link URLs, image URLs) of the post body, absolute (relative ones resolved against the post's
-    URL, as readers elsewhere need them); mailto: links kept; in-page #anchors left out."""
+    URL, as readers elsewhere need them); mailto: links kept; in-page #anchors left out; an empty
+    target as about:empty-target, which no channel can show (it counts as lost)."""
     links: set[str] = set()
     images: set[str] = set()
 
     def add(target: set[str], ref: str) -> None:
         ref = (ref or "").strip()
-        if not ref or ref.startswith("#") or ref.lower().startswith(("javascript:", "data:", "tel:")):
+        if not ref:  # an image or link whose target the cleaning left empty (a site tag cut out of it)
+            target.add("about:empty-target")
+            return
+        if ref.startswith("#") or ref.lower().startswith(("javascript:", "data:", "tel:")):
             return
         if ref.lower().startswith("mailto:"):
             target.add(ref)

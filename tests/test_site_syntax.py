@@ -140,3 +140,9 @@ def test_an_embedded_player_becomes_a_link_to_the_video():
 def test_ruby_reads_as_base_and_reading_in_parentheses():
     out = clean("<ruby>温故知新<rt>おんこちしん</rt></ruby>の精神と<ruby>漢<rp>(</rp><rt>かん</rt><rp>)</rp></ruby>字。\n")
     assert out.text == "温故知新（おんこちしん）の精神と漢（かん）字。\n"
+
+
+def test_a_literal_made_a_site_url_by_a_filter_is_that_path():
+    out = clean("![a]({{ \"/assets/a.png\" | relative_url }}) and [b]({{ '/guides/x/' | absolute_url }}) "
+                "and ![c]({{ \"img/c.png\" | relURL }}).\n")
+    assert out.text == "![a](/assets/a.png) and [b](/guides/x/) and ![c](img/c.png).\n" and not out.notes
