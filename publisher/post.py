@@ -102,7 +102,13 @@ def load_post(path: str | Path, settings: Settings) -> Post:
     if size > settings.max_post_bytes:
         raise PostError(name, f"is {size:,} bytes; the limit is {settings.max_post_bytes:,} "
                         "(PUBLISHER_MAX_POST_BYTES)")
-    raw = path.read_bytes()
+    try:  # at most one byte past the limit: a device or a growing file reports a size it does not keep
+        with path.open("rb") as handle:
+            raw = handle.read(settings.max_post_bytes + 1)
+    except OSError as exc:
+        raise PostError(name, f"cannot read: {exc.strerror}") from None
+    if len(raw) > settings.max_post_bytes:
+        raise PostError(name, f"is larger than {settings.max_post_bytes:,} bytes (PUBLISHER_MAX_POST_BYTES)")
     if _looks_binary(raw):
         raise PostError(name, "is a binary file; expected UTF-8 Markdown text")
     try:

@@ -54,3 +54,12 @@ def test_bad_setting_is_named(tmp_path):
     post.write_text("# Title\n\nbody\n")
     result = run_cli("preview", str(post), "--out", str(tmp_path / "out"), env={"PUBLISHER_X_MODE": "everything"})
     assert result.returncode == 2 and "PUBLISHER_X_MODE" in result.stderr
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_an_endless_file_is_read_only_to_the_limit(tmp_path, device):
+    # a device reports size 0 and never ends: reading it whole would exhaust memory
+    for command in (["preview", device, "--out", str(tmp_path / "out")], ["test", device, "--to", "me@example.org"]):
+        result = run_cli(*command, timeout=60)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert f"{device}: is larger than" in result.stderr
