@@ -11,7 +11,8 @@ loses the text of a construct it has no special handling for:
   (`README.md`, `setup.py`) stays text, and a link ends before CJK punctuation (`https://a.b/x，见`);
 - Docusaurus admonitions `:::note Title` … `:::` (also `:::tip[Title]`, and any `:::word`): an
   `admonition` node (meta: kind, title) whose first child is its title as a bold paragraph
-  (the kind's name when no title is written), then its body.
+  (the kind's name when no title is written), then its body;
+- CJK emphasis `**注意：**文字` (publisher.markdown_cjk).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
 from publisher.language import detect
+from publisher.markdown_cjk import use_cjk_emphasis
 
 # Docusaurus's titles for its admonition kinds (https://docusaurus.io/docs/markdown-features/admonitions),
 # in the languages the channels speak; another kind is titled by its own name.
@@ -65,7 +67,7 @@ def use_plugins(md: MarkdownIt) -> MarkdownIt:
     md.use(container_plugin, name="admonition", validate=lambda params, *_: bool(_ADMONITION_OPEN.match(params)))
     md.core.ruler.before("footnote_tail", "footnote_unreferenced", _footnote_unreferenced)
     md.core.ruler.push("publisher_plugins", _rewrite)
-    return md
+    return use_cjk_emphasis(md)
 
 
 def _footnote_unreferenced(state: StateCore) -> None:

@@ -10,7 +10,8 @@ line each naming the check ("x.hook: ..."), so a corpus run says which post fail
 - WeChat: publishable (its checks empty) except a title the editor must shorten; a digest; a cover
   when the post has any image.
 - Email: every <img> has a pixel width ≤ 600, or is named as of unknown size.
-- Every channel: no site syntax ({%, {{, {:, {#, import … from, :::) outside code the post shows.
+- Every channel: no site syntax ({%, {{, {:, {#, import … from, :::, Pelican {filename}) and no
+  **emphasis** left as asterisks, outside code the post shows.
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ _CODE = re.compile(r"<(pre|code)\b[^>]*>.*?</\1>", re.I | re.S)
 _URL = re.compile(r"https?://[^\s)\]>）」』，。]+")
 _NUMBERING = re.compile(r"\s*(?:\(?\d{1,3}/\d{1,3}\)?|🧵)\s*$")
 _LEAK = re.compile(r"\{%|\{\{|\{:|\{#|^\s*import\s+\S.*\sfrom\s+['\"]|:::|"
-                   r"[{|](?:filename|static|attach)[}|]|%7B(?:filename|static|attach)%7D", re.M | re.I)
+                   r"[{|](?:filename|static|attach)[}|]|%7B(?:filename|static|attach)%7D|"
+                   r"\*\*(?=[^\s*])[^*\n]{1,80}?(?<=[^\s*])\*\*", re.M | re.I)  # ... and emphasis left as **asterisks**
 _EMPTY_P = re.compile(r"<p\b[^>]*>(?:\s|&nbsp;|<br\s*/?>)*</p>", re.I)
 _BR_RUN = re.compile(r"<br\s*/?>\s*(?:<[^>]+>\s*)?<br\s*/?>", re.I)
 _SENTENCE_END = re.compile(r"""[.!?。！？…)\]）」』"'”’»*`]$|\.{3}$""")

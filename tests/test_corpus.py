@@ -119,6 +119,7 @@ def test_the_reader_checks_can_fail():
     spoiled = dataclasses.replace(email, html=email.html + '<img src="https://x.invalid/a.png" width="900">')
     assert rc.email_problems(post, spoiled)
     assert rc.site_syntax_leaks("x", "see {% include a.html %}", post, False)
+    assert rc.site_syntax_leaks("telegram", "先看日志。**注意：**阈值", post, True)
     from publisher.post import parse_post
     emptied = parse_post("---\ntitle: T\n---\n\n![shot]({{ page.image }}) text\n", name="e.md", settings=SETTINGS)
     assert "telegram.images" in " ".join(rc.telegram_problems(emptied, CHANNELS["telegram"].render(emptied, SETTINGS)))
