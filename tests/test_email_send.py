@@ -656,3 +656,11 @@ def _bench(count: int) -> None:
 
 if __name__ == "__main__":
     _bench(int(sys.argv[1]) if len(sys.argv) > 1 else 5000)
+
+
+def test_an_idn_domain_goes_on_the_envelope_in_punycode(payload, smtp, settings, store):
+    # a relay without SMTPUTF8 takes it: only a non-ASCII local part needs the extension
+    recipients = [Recipient("leser@bücher.example", "", "https://example.com/u/1")]
+    receipt = CHANNEL.send_batch(payload, make_ctx(store, settings), recipients)
+    assert receipt.state == "sent"
+    assert [m["rcpt_tos"] for m in smtp.messages] == [["leser@xn--bcher-kva.example"]]

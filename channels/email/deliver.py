@@ -46,6 +46,7 @@ from channels.email.message import EmailPayload
 from channels.email.parts import content_sha256, recipient_part
 from channels.email.receipt import _batch_receipt, _entries_for, _states_for, settle_leftovers
 from channels.parts import in_flight_seconds
+from publisher.addresses import wire_address
 from publisher.journal import DOT, OK, Journal, journal_folder
 from publisher.ledger import claim_owner
 from publisher.subscribers import Subscribers
@@ -182,9 +183,12 @@ class _BatchRun:
         try:
             message = self.payload.personalize(to_email=recipient.email, to_name=recipient.name,
                                                unsubscribe_url=recipient.unsubscribe_url, date=self.date)
+            # an IDN domain goes in punycode, as in To: (any other address exactly as listed)
+            envelope_to = recipient.email if recipient.email.rpartition("@")[2].isascii() else \
+                wire_address(recipient.email)
         except ValueError as exc:
             return REFUSED, f"not sent: {exc}"
-        outcome, reply = self.connection.deliver(recipient.email, message,
+        outcome, reply = self.connection.deliver(envelope_to, message,
                                                  before_dot=lambda: self.journal.mark(self.claimer, DOT, part))
         return outcome, self._scrub(reply)
 
