@@ -131,7 +131,7 @@ def parse_post(text: str, *, name: str, settings: Settings, default_slug: str = 
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     matter = split_front_matter(text, name)
     meta = _Meta(matter.meta)
-    cleaned = clean(matter.body, first_line=matter.body_line)
+    cleaned = clean(matter.body, first_line=matter.body_line, meta=matter.meta)
     body = cleaned.text.strip("\n")
 
     title = _text_field(meta, "title", name)

@@ -62,11 +62,12 @@ class Cleaned:
     components: tuple[str, ...] = ()  # names of the MDX components left out, in order
 
 
-def clean(text: str, first_line: int = 1) -> Cleaned:
-    """`text` (a post body starting on line `first_line` of its file) without source-site syntax."""
+def clean(text: str, first_line: int = 1, meta: dict | None = None) -> Cleaned:
+    """`text` (a post body starting on line `first_line` of its file) without source-site syntax;
+    `{{ page.key }}` (Jekyll) and `{{ .Params.key }}` (Hugo) take the text of `meta[key]`."""
     if not any(mark in text for mark in ("{", "<", "import", "export")):
         return Cleaned(text)
-    state = _State()
+    state = _State(meta or {})
     rows = _lines(text.split("\n"), first_line)
     out: list[str] = []
     i = 0
@@ -84,7 +85,8 @@ def clean(text: str, first_line: int = 1) -> Cleaned:
 
 
 class _State:
-    def __init__(self):
+    def __init__(self, meta: dict):
+        self.meta = meta
         self.notes: list[str] = []
         self.components: list[str] = []
         self.raw = False  # inside {% raw %}
@@ -345,6 +347,8 @@ def _templates(chunk: str, masked: str, cuts: list, state: _State, line_of) -> N
             pos = close.end()
         elif re.fullmatch(r"\{\{([<%])/\*.*\*/([>%])\}\}", tag, re.S):
             cuts.append((start, end, "{{" + opener[2] + chunk[start + 5:end - 5] + closer[0] + "}}", False))
+        elif (value := _page_value(chunk[start:end], state.meta)) is not None:
+            cuts.append((start, end, value, False))
         elif (path := literal_url(chunk[start:end])) is not None:
             cuts.append((start, end, path.replace(" ", "%20"), False))
         elif (markdown := media_markdown(chunk[start:end])) is not None:
@@ -356,6 +360,24 @@ def _templates(chunk: str, masked: str, cuts: list, state: _State, line_of) -> N
             shown = shown if len(shown) <= 80 else shown[:77] + "..."
             cuts.append((start, end, "", False))
             state.notes.append(f"line {line_of(start)}: Liquid/Hugo tag {shown} would reach readers; it is left out")
+
+
+_PAGE_VARIABLE = re.compile(r"\{\{-?\s*(?:page|\.Params|\$\.Params)\.([\w-]+(?:\.[\w-]+){0,3})\s*-?\}\}")
+
+
+def _page_value(tag: str, meta: dict) -> str | None:
+    """The front matter's text for `{{ page.image }}`, `{{ page.author.name }}`, `{{ .Params.x }}`;
+    None for anything else (a list, a mapping, a key not there)."""
+    m = _PAGE_VARIABLE.fullmatch(tag.strip())
+    if not m:
+        return None
+    value: object = meta
+    for key in m[1].split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    text = " ".join(str(value).split())
+    return text[:500] if text else None
 
 
 def _link_text_start(masked: str, start: int, end: int) -> int | None:

@@ -146,3 +146,11 @@ def test_a_literal_made_a_site_url_by_a_filter_is_that_path():
     out = clean("![a]({{ \"/assets/a.png\" | relative_url }}) and [b]({{ '/guides/x/' | absolute_url }}) "
                 "and ![c]({{ \"img/c.png\" | relURL }}).\n")
     assert out.text == "![a](/assets/a.png) and [b](/guides/x/) and ![c](img/c.png).\n" and not out.notes
+
+
+def test_page_variables_take_the_front_matter_text():
+    meta = {"image": "/img/hero.png", "author": {"name": "Priya"}, "tags": ["a"], "draft": False}
+    out = clean("![hero]({{ page.image }}) by {{ page.author.name }}, {{ .Params.image }}; "
+                "{{ page.tags }} {{ page.missing }} {{ page.draft }}.\n", meta=meta)
+    assert out.text == "![hero](/img/hero.png) by Priya, /img/hero.png;.\n"
+    assert len(out.notes) == 3

@@ -140,8 +140,8 @@ def pick_line(blocks: Iterable[Block], used: set[str], title: str = "") -> str:
     said are passed over."""
     blocks = list(blocks)
     for index, block in enumerate(blocks):
-        if block.kind not in PROSE_KINDS or (block.kind == "html" and not substantive(block.text)):
-            continue  # an HTML block of tags or badges ("node.js ReleaseNote") is not a line
+        if block.kind not in PROSE_KINDS or (block.kind == "html" and (not substantive(block.text) or " · " in block.text)):
+            continue  # an HTML block of tags or badges ("node.js ReleaseNote") or a table row is not a line
         chosen: list[str] = []
         found = block_sentences(block)
         for number, sentence in enumerate(found):
