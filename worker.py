@@ -47,6 +47,21 @@ def make_app(broker_url: str | None = None) -> Celery:
 app = make_app()
 
 
+def _redact_logs() -> None:
+    """Secrets masked in every log record of the worker and its forked pool (publisher.log_redaction)."""
+    from publisher.config import load_settings
+    from publisher.errors import ConfigError
+    from publisher.log_redaction import redact_log_records
+
+    try:
+        redact_log_records(load_settings())
+    except ConfigError:  # the tasks say so; nothing secret was loaded to leak
+        pass
+
+
+_redact_logs()
+
+
 @worker_ready.connect
 def start_due_loop(**_: object) -> None:
     """A worker presses due schedules too (publisher.scheduler; the claim makes one process press each)."""

@@ -273,6 +273,9 @@ def serve(
     out.print(f"serving on http://{host}:{port}/ (desk: http://{host}:{port}/posts, posts from "
               f"{Path(settings.content_dir).resolve()}; unsubscribe links: {settings.site_url}/unsubscribe/<token>)",
               highlight=False)
+    from publisher.log_redaction import redact_log_records
+
+    redact_log_records(settings)  # no secret in any log line of the server, tracebacks included
     application = create_app(settings, Store(settings.db_url), host=host)
     from publisher.scheduler import start_scheduler
 
