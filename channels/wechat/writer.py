@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Iterator
 from urllib.parse import urljoin, urlsplit
 
+from channels.wechat.breaks import paragraph_parts
 from channels.wechat.checks import image_format
 from channels.wechat.limits import BODY_IMAGE_CONVERTIBLE_FORMATS, BODY_IMAGE_FORMATS, WECHAT_ARTICLE_HOST
 from channels.wechat.theme import (
@@ -158,7 +159,8 @@ class _ArticleWriter:
             return _tag("figcaption", "figcaption", inner)
         if node.tag in ("summary", "dt"):
             inner = _tag("strong", "plain", inner)
-        return _tag("p", "p/tight" if ctx.tight or ctx.in_section else "p", inner)
+        style = "p/tight" if ctx.tight or ctx.in_section else "p"
+        return "".join(_tag("p", style, part) for part in paragraph_parts(inner))
 
     def section(self, node: _Element, ctx: _Context) -> str:
         meaningful = [c for c in node.children if not _is_blank(c)]

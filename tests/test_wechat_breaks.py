@@ -1,0 +1,28 @@
+"""WeChat paragraphs: runs of <br> become paragraphs, edge breaks go, a paragraph showing nothing is dropped."""
+import pytest
+
+from channels.wechat.breaks import paragraph_parts
+
+
+@pytest.mark.parametrize(("inner", "parts"), [
+    ("Good morning,<br><br>It rained.<br>", ["Good morning,", "It rained."]),
+    ("a<br> b", ["a<br> b"]),
+    ("\xa0", []),
+    ("&nbsp;<br>", []),
+    ("<strong>x<br><br>y</strong>", ["<strong>x<br>y</strong>"]),
+    ('<img src="a.png"><br><br>caption', ['<img src="a.png">', "caption"]),
+])
+def test_paragraph_parts(inner, parts):
+    assert paragraph_parts(inner) == parts
+
+
+def test_an_exported_letter_reads_as_paragraphs_in_wechat():
+    from channels.registry import CHANNELS
+    from publisher.config import load_settings
+    from publisher.post import parse_post
+    settings = load_settings(env={"PUBLISHER_SITE_URL": "https://news.example.org"})
+    post = parse_post("---\ntitle: T\n---\n\nHi,<br><br>Rain all week.<br>\n\n<p>&nbsp;</p>\n\nBye.\n", name="t.md",
+                      settings=settings)
+    content = CHANNELS["wechat"].render(post, settings).content
+    assert "<br><br>" not in content.replace(" ", "") and "\xa0</p>" not in content
+    assert content.count("<p ") == 3
