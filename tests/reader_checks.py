@@ -6,9 +6,10 @@ line each naming the check ("x.hook: ..."), so a corpus run says which post fail
   colon-ended tweet; a summary thread has 5-15 tweets (fewer only when the post has fewer things
   to say); in full mode no tweet stops mid-sentence without "…".
 - Telegram: no link or image URL of the source lost; no message ends with a heading; no link or
-  label that is only "Image"/"图片".
+  label that is only "Image"/"图片"; no run of empty lines outside code.
 - WeChat: publishable (its checks empty) except a title the editor must shorten; a digest; a cover
-  when the post has any image.
+  when the post has any image; no empty paragraph or <br><br> run.
+- X: also no tweet that is only a link.
 - Email: every <img> has a pixel width ≤ 600, or is named as of unknown size.
 - Every channel: no site syntax ({%, {{, {:, {#, import … from, :::, Pelican {filename}) and no
   **emphasis** left as asterisks, outside code the post shows.
@@ -246,6 +247,9 @@ def telegram_problems(post, payload) -> list[str]:
         last = visible(blocks[-1]).strip() if blocks else ""
         if last and (norm(last) in heads or last in raw_heads) and (k < len(texts) or len(blocks) > 1):
             problems.append(f"telegram.heading: message {k} ends with the heading {visible(blocks[-1])!r}")
+        prose = re.sub(r"<pre\b.*?</pre>", "[code]", text, flags=re.S)
+        if re.search(r"\n[ \t]*\n[ \t]*\n|\n[ \t]+\n", prose):
+            problems.append(f"telegram.blank-lines: message {k} has a run of empty lines")
         for label in re.findall(r"<a\b[^>]*>(.*?)</a>", text, re.S):
             if visible(label).strip(" []()").casefold() in _BARE_LABELS:
                 problems.append(f"telegram.label: message {k} has a bare {visible(label)!r} link")

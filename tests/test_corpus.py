@@ -114,6 +114,8 @@ def test_the_reader_checks_can_fail():
     lossy = TelegramPayload((BotCall("sendMessage", {"text": "<b>Links</b>\n\n<a href=\"https://a.invalid/\">Image</a>"}),
                              BotCall("sendMessage", {"text": "rest"})), "full")
     found = " ".join(rc.telegram_problems(post, lossy))
+    gappy = TelegramPayload((BotCall("sendMessage", {"text": "Hi,\n\n\nIt rained.\n \nBye."}),), "full")
+    assert "telegram.blank-lines" in " ".join(rc.telegram_problems(post, gappy))
     assert "telegram.links" in found and "telegram.label" in found
     email = CHANNELS["email"].render(post, SETTINGS)
     spoiled = dataclasses.replace(email, html=email.html + '<img src="https://x.invalid/a.png" width="900">')

@@ -26,3 +26,14 @@ def test_an_exported_letter_reads_as_paragraphs_in_wechat():
     content = CHANNELS["wechat"].render(post, settings).content
     assert "<br><br>" not in content.replace(" ", "") and "\xa0</p>" not in content
     assert content.count("<p ") == 3
+
+
+def test_telegram_paragraphs_have_no_space_around_breaks_and_no_blank_runs():
+    from channels.registry import CHANNELS
+    from publisher.config import load_settings
+    from publisher.post import parse_post
+    settings = load_settings(env={"PUBLISHER_SITE_URL": "https://news.example.org"})
+    post = parse_post("---\ntitle: T\n---\n\nHi,<br><br><br>Rain.<br>\nThat's it.<br>\n<br>\nBye.<br>\n\nNext.\n",
+                      name="t.md", settings=settings)
+    text = CHANNELS["telegram"].render(post, settings).calls[0].params["text"]
+    assert "Hi,\n\nRain.\nThat's it.\n\nBye.\n\nNext." in text

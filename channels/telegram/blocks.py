@@ -200,11 +200,29 @@ def cell_runs(cell: SyntaxTreeNode, ctx: RenderContext) -> list[Run]:
     return inline_runs(cell.children[0], (), ctx) if cell.children else []
 
 
+def _tidy_breaks(runs: list[Run]) -> list[Run]:
+    """A paragraph's line breaks as typed in exports (`text<br>` + newline, `<br><br><br>`): no space
+    around a break, at most one blank line, none at the paragraph's ends."""
+    merged: list[Run] = []
+    for run in runs:  # a break and the space after it often arrive as two runs of the same style
+        if merged and merged[-1].tags == run.tags:
+            merged[-1] = Run(merged[-1].text + run.text, run.tags)
+        else:
+            merged.append(run)
+    out = [r if CODE in r.tags else Run(re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]*\n[ \t]*", "\n", r.text)), r.tags)
+           for r in merged]
+    if out and CODE not in out[0].tags:
+        out[0] = Run(out[0].text.lstrip("\n"), out[0].tags)
+    if out and CODE not in out[-1].tags:
+        out[-1] = Run(out[-1].text.rstrip("\n"), out[-1].tags)
+    return [r for r in out if r.text]
+
+
 def block_runs(node: SyntaxTreeNode, ctx: RenderContext, depth: int = 0) -> list[Run]:
     """Runs of one block node (paragraph, heading, list, quote, code, table, HTML, rule)."""
     kind = node.type
     if kind == "paragraph":
-        return inline_runs(node.children[0], (), ctx) if node.children else []
+        return _tidy_breaks(inline_runs(node.children[0], (), ctx)) if node.children else []
     if kind == "heading":
         return inline_runs(node.children[0], (BOLD,), ctx) if node.children else []
     if kind in ("bullet_list", "ordered_list"):
