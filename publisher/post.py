@@ -152,8 +152,8 @@ def parse_post(text: str, *, name: str, settings: Settings, default_slug: str = 
     slug, path = _slug_field(meta, name, default_slug)
     url = _url_field(meta, name, settings, slug, path)
     tree = parse_body(body)
-    while len(tree.children) > 1 and tree.children[-1].type == "heading":
-        tree.children = tree.children[:-1]  # a heading with nothing under it ends no message well
+    while len(tree.children) > 1 and tree.children[-1].type in ("heading", "hr"):
+        tree.children = tree.children[:-1]  # a heading with nothing under it (or a closing rule) ends no message well
     category = _category(meta)
     summary_value = meta.get("summary")
     return Post(

@@ -109,7 +109,7 @@ def test_title_heading_that_is_not_a_paragraph_does_not_crash():
 
 
 def test_headings_left_empty_at_the_end_of_the_body_are_not_part_of_the_post():
-    post = parse("---\ntitle: T\n---\n\n## 🔥\n\nThe one section.\n\n## 👋\n\n### 💌\n")
+    post = parse("---\ntitle: T\n---\n\n## 🔥\n\nThe one section.\n\n## 👋\n\n### 💌\n\n***\n")
     assert [(n.type, n.tag) for n in post.tree.children] == [("heading", "h2"), ("paragraph", "p")]
 
 

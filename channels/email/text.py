@@ -156,8 +156,9 @@ def _flatten(blocks: list[list[str]], tight: bool) -> list[str]:
 
 def _text_block(node: SyntaxTreeNode, width: int, context: _Context) -> list[str]:
     kind = node.type
-    if kind == "paragraph":
-        return _wrap(_text_inline(node.children[0], context), width)
+    if kind == "paragraph":  # breaks at a paragraph's ends (an exported 'text<br>') add no blank lines
+        text = _text_inline(node.children[0], context).strip(" \n" + _HARD_BREAK)
+        return _wrap(re.sub(f"(?:[ ]*{re.escape(_HARD_BREAK)}[ ]*){{3,}}", _HARD_BREAK * 2, text), width)
     if kind == "heading":
         level = int(node.tag[1]) + context.heading_shift
         text = _text_inline(node.children[0], context).replace(_HARD_BREAK, " ")

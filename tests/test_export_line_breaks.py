@@ -1,4 +1,4 @@
-"""WeChat paragraphs: runs of <br> become paragraphs, edge breaks go, a paragraph showing nothing is dropped."""
+"""Line breaks as exports write them (`text<br><br>`, `<p>&nbsp;</p>`, a trailing `<br>`): WeChat makes paragraphs, Telegram and email text keep no blank runs."""
 import pytest
 
 from channels.wechat.breaks import paragraph_parts
@@ -37,3 +37,13 @@ def test_telegram_paragraphs_have_no_space_around_breaks_and_no_blank_runs():
                       name="t.md", settings=settings)
     text = CHANNELS["telegram"].render(post, settings).calls[0].params["text"]
     assert "Hi,\n\nRain.\nThat's it.\n\nBye.\n\nNext." in text
+
+
+def test_email_text_has_no_blank_line_pairs_from_edge_breaks():
+    from channels.registry import CHANNELS
+    from publisher.config import load_settings
+    from publisher.post import parse_post
+    settings = load_settings(env={"PUBLISHER_SITE_URL": "https://news.example.org"})
+    post = parse_post("---\ntitle: T\n---\n\nHi,<br><br><br><br>Rain.<br>\n\nNext.\n", name="t.md", settings=settings)
+    text = CHANNELS["email"].render(post, settings).text
+    assert "Hi,\n\nRain.\n\nNext." in text
