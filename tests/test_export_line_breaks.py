@@ -1,4 +1,5 @@
-"""Line breaks as exports write them (`text<br><br>`, `<p>&nbsp;</p>`, a trailing `<br>`): WeChat makes paragraphs, Telegram and email text keep no blank runs."""
+"""Line breaks as exports write them (`text<br><br>`, `<p>&nbsp;</p>`, a trailing `<br>`): WeChat makes
+paragraphs of them, Telegram and the email text part keep no runs of blank lines."""
 import pytest
 
 from channels.wechat.breaks import paragraph_parts
