@@ -15,8 +15,8 @@ from markdown_it.tree import SyntaxTreeNode
 
 from publisher.config import Settings
 from publisher.errors import PostError
-from publisher.front_matter import (image_ref, kind, parse_date, parse_moment, person, scalar_text,
-                                    split_front_matter, text_list, truthy)
+from publisher.front_matter import (file_name_date, image_ref, kind, parse_date, parse_moment, person,
+                                    scalar_text, split_front_matter, text_list, truthy)
 from publisher.language import detect, is_cjk
 from publisher.markdown import block_text, html_images, inline_text, parse_body, walk
 from publisher.post_channels import channels_field
@@ -163,7 +163,7 @@ def parse_post(text: str, *, name: str, settings: Settings, default_slug: str = 
         url=url,
         body=body,
         tree=tree,
-        date=_date_field(meta, name, settings) or _file_name_date(default_slug, settings),
+        date=_date_field(meta, name, settings) or file_name_date(default_slug, settings.tz),
         category=category[0] if category else None,
         tags=text_list(meta.get("tags")) or text_list(meta.get("keywords")),
         summary=_summary_field(summary_value, name),
@@ -264,16 +264,6 @@ def _date_field(meta: dict, name: str, settings: Settings) -> dt.datetime | None
                             f"2026-01-24T08:00:00+08:00, got {shown}") from None
         return date if date.tzinfo else date.replace(tzinfo=settings.tz)
     return None
-
-
-def _file_name_date(stem: str, settings: Settings) -> dt.datetime | None:
-    """Jekyll's and Docusaurus's `2026-01-24-title.md`: the file name dates a post without `date:`
-    (the slug stays the whole name, as posts already sent were filed under it)."""
-    m = re.match(r"(\d{4})-(\d{2})-(\d{2})-", stem)
-    try:
-        return dt.datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=settings.tz) if m else None
-    except ValueError:  # 2026-13-40-…: not a date
-        return None
 
 
 def _updated(meta: dict, settings: Settings) -> dt.datetime | None:
