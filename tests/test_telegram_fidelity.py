@@ -387,6 +387,8 @@ SECTION = st.tuples(st.lists(HEADING, min_size=1, max_size=2),
 @example(sections=[(["## § wescozt"], ["else a"]),  # two headings that alone fill a message
                    (["### § a a aaa aaaa aaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa aaaaaaaaa",
                      "### § a a a aaaa aaaaaaaaa"], ["agxr文yinf a"])], cover=True, limit=97)
+@example(sections=[(["## § a aaaa", "## § aa aaa aaaaaaa aaaaaaaa " + "aaaaaaaaa " * 5 + "aaaaaaaaa"], ["d"])],
+         cover=False, limit=97)  # a short heading before one that fills the message with it
 def test_no_message_ends_with_a_heading(sections, cover, limit):
     body = "\n\n".join("\n\n".join(headings + paragraphs) for headings, paragraphs in sections)
     front = "---\ntitle: Headings\n" + ("cover: https://e.com/cover.png\n" if cover else "") + "---\n"

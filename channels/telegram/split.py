@@ -106,8 +106,8 @@ def split_text_spans(text: str, limit: int, first_limit: int | None = None, keep
         if start < keep < end:
             lowest = max(lowest, keep + 1)
         elif start < keep:  # the headings alone fill the span: cut between them, so the last one
-            between = text.rfind("\n\n", start + 1, min(end, keep - 2))  # goes on with its block
-            if between > start:
+            between = _between_headings(text, units, start, min(end, keep - 2), limit)  # goes on with its block
+            if between is not None:
                 spans.append((start, between))
                 start = between + 2
                 continue
@@ -117,6 +117,19 @@ def split_text_spans(text: str, limit: int, first_limit: int | None = None, keep
         spans.append((start, cut))
         start = resume
     return [(a, b) for a, b in spans if b > a]
+
+
+def _between_headings(text: str, units: list[int], start: int, stop: int, limit: int) -> int | None:
+    """The last break between two headings before `stop` that follows a heading long enough to end
+    a message as a paragraph would (a short one there would be stranded), or None: then the cut
+    falls inside the next heading instead, which keeps the short one with what follows it."""
+    at = stop
+    while (at := text.rfind("\n\n", start + 1, at)) > start:
+        opening = text.rfind("\n\n", start, at)
+        opening = start if opening < 0 else opening + 2
+        if units[at] - units[opening] > limit // 4:
+            return at
+    return None
 
 
 def slice_runs(runs: Block, start: int, end: int) -> list[Run]:
