@@ -83,23 +83,7 @@ def env(smtp, tmp_path):
     return make_env(smtp, tmp_path)
 
 
-@pytest.fixture
-def settings(env):
-    return load_settings(env=env)
-
-
-@pytest.fixture
-def store(settings):
-    opened = Store(settings.db_url)
-    yield opened
-    opened.dispose()
-
-
-@pytest.fixture
-def app(settings, store):
-    made = create_app(settings, store)
-    yield made
-    mails_sent(made)
+from tests.test_signup import app, settings, store  # noqa: E402,F401 (the sign-up suite's app over this env)
 
 
 @pytest.fixture
