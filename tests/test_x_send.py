@@ -45,8 +45,9 @@ SAMPLE = ROOT / "examples" / "2026-01-24-ai-daily.md"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 HTTP_TIMEOUT = 5.0
 # Client timeouts for the tests: the stand-in's "timeout" faults sleep FAULT_DELAY (> read timeout).
-FAST_TIMEOUT = (1.0, 0.3)
-FAULT_DELAY = 1.0
+# The read timeout leaves room for a loaded machine: an ordinary answer must never exceed it.
+FAST_TIMEOUT = (2.0, 1.5)
+FAULT_DELAY = 3.0
 PAUSE = 0.25  # settings.x_pause_seconds; ctx.sleep only records it
 SECRETS = (DEFAULT_CONSUMER_SECRET, DEFAULT_ACCESS_TOKEN_SECRET, DEFAULT_ACCESS_TOKEN)
 STATUS_URL = f"https://x.com/{DEFAULT_USERNAME}/status/"
