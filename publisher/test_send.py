@@ -18,7 +18,6 @@ presses, desk threads, desk servers) share one budget and the desk cannot become
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,7 +34,7 @@ from publisher.jobs import ChannelOutcome, Job, attempt, settle
 from publisher.post import Post, load_post
 from publisher.secrets import redact
 from publisher.models import Publication, TestSend, utcnow
-from publisher.publish import deliver_with_retries
+from publisher.publish import deliver_with_retries, post_sha256
 from publisher.store import Store
 from publisher.test_send_status import TEST_SLUG_PREFIX
 
@@ -151,7 +150,7 @@ def send_test(post_path: str | Path, settings: Settings, to: str, *, telegram_ch
     problems += [f"{name}: set {variable} before a live send" for name in payloads
                  for variable in CHANNELS[name].missing_settings(channel_settings[name])]
     store = store or Store(settings.db_url)
-    sha = hashlib.sha256(post_path.read_bytes()).hexdigest()
+    sha = post_sha256(post_path)
     test_id, publication_id = record_test_send(store, settings, post, sha, address, chat, requested_by)
     result = TestSendResult(test_id, publication_id, post, address, chat, payloads["email"].subject, [], problems)
     recipients = [Recipient(address, "", harmless_unsubscribe_url(settings))]

@@ -9,6 +9,7 @@ from publisher.desk.shelf import ShelfEntry
 from publisher.outbox import outbox_folder
 from publisher.publish import post_sha256
 from publisher.secrets import redact
+from publisher.states import DELIVERY_COMPLETE_STATES
 from publisher.status import DESK_ACTIVE_STATES, delivery_detail, latest_publication
 from publisher.store import Publication, Store
 
@@ -120,11 +121,12 @@ def overall_state(cards: list[dict], publication: Publication | None) -> str:
         return "sending"
     if "uncertain" in words:
         return "uncertain"
-    if all(w in ("sent", "drafted", "outbox") for w in words):
+    done = DELIVERY_COMPLETE_STATES | {"outbox"}
+    if all(w in done for w in words):
         return "drafted" if "drafted" in words else "sent"
-    if "blocked" in words and all(w in ("sent", "drafted", "outbox", "blocked") for w in words):
+    if "blocked" in words and all(w in done | {"blocked"} for w in words):
         return "blocked"
-    if any(w in ("sent", "drafted", "partial") for w in words) or any(c["sent"] for c in cards):
+    if any(w in DELIVERY_COMPLETE_STATES | {"partial"} for w in words) or any(c["sent"] for c in cards):
         return "partial"
     return "failed"
 

@@ -15,6 +15,7 @@ from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from channels.registry import CHANNELS
 from publisher.desk.auth import wants_json
 from publisher.desk.blueprint import CHANNEL_TITLES, _app_parts, desk
+from publisher.states import DELIVERY_COMPLETE_STATES
 from publisher.desk.cards import post_status
 from publisher.desk.plan import plan_for, show_plan
 from publisher.desk.shelf import ShelfEntry, shelf_entry_or_404
@@ -42,7 +43,7 @@ def press(entry: ShelfEntry, done_message: str | None = None, *, ready_only: boo
                       "Publish and choose “Publish the ready channels”.", problems=exc.problems)
     except InputError as exc:
         return answer(422, f"{exc.where}: {exc.what}")
-    nothing_new = before["state"] in ("sent", "drafted")
+    nothing_new = before["state"] in DELIVERY_COMPLETE_STATES
     if done_message is None:
         done_message = ("Nothing new to send: every channel was already sent." if nothing_new
                         else "Publishing: each channel's status updates below.")
