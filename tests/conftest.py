@@ -109,6 +109,16 @@ def sandbox():
         yield running
 
 
+def fresh_redis(url: str) -> str:
+    """`url`'s Redis database, emptied; the test is skipped where no Redis answers."""
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url(url).flushdb()
+    except redis.RedisError:
+        pytest.skip(f"Redis is not running at {url}")
+    return url
+
+
 def reset_standins(sandbox, names=STANDINS) -> None:
     import requests
 

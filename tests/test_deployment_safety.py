@@ -4,12 +4,11 @@ see, and a press that says when no worker takes its work. The real CLI against t
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
 
-from tests.conftest import FAST, ROOT, SAMPLE, reset_standins, run_cli
+from tests.conftest import FAST, ROOT, SAMPLE, fresh_redis, reset_standins, run_cli
 from tests.test_publish_e2e import ACTIVE, received
 
 SUBSCRIBERS_CSV = ROOT / "examples" / "subscribers.csv"
@@ -93,19 +92,12 @@ def test_a_live_mailing_needs_the_site_url_readers_will_see(sandbox, home):
 
 
 def test_with_a_broker_and_no_worker_the_press_says_so_and_exits_3(home):
-    redis = pytest.importorskip("redis")
-    url = "redis://127.0.0.1:6379/13"
-    try:
-        redis.Redis.from_url(url).flushdb()
-    except redis.RedisError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    url = fresh_redis("redis://127.0.0.1:6379/13")
     env = {**home, "PUBLISHER_BROKER_URL": url, "PUBLISHER_WORKER_WAIT_SECONDS": "3"}
-    started = time.monotonic()
-    result = run_cli("publish", str(SAMPLE), "--yes", env=env, timeout=90)
+    result = run_cli("publish", str(SAMPLE), "--yes", env=env, timeout=60)  # the bound, not a measurement
     assert result.returncode == 3, result.stdout + result.stderr
     assert "publisher worker -Q" in result.stderr
-    assert time.monotonic() - started < 60
-    redis.Redis.from_url(url).flushdb()
+    fresh_redis(url)
 
 
 def test_a_draft_is_previewed_but_never_published(sandbox, home, tmp_path):

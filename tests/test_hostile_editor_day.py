@@ -216,14 +216,19 @@ def test_a_desk_test_send_with_a_hostile_address_is_text_not_markup_and_sends_no
     assert mails(app, smtp) == []
 
 
-def test_a_desk_test_send_to_a_relay_that_refuses_the_login_shows_no_secret(tmp_path, smtp):
-    env = make_env(smtp, tmp_path, PUBLISHER_SMTP_PASSWORD="wrong-" + SMTP_PASSWORD)
+def logged_in_desk(env: dict):
+    """A desk app over `env` and a client logged in to it."""
     settings = load_settings(env=env)
     store = Store(settings.db_url)
-    app = create_app(settings, store)
-    browser = app.test_client()
+    browser = create_app(settings, store).test_client()
     page = browser.get("/login")
     browser.post("/login", data={"password": PASSWORD, "csrf_token": csrf_of(page.text), "next": "/posts"})
+    return store, browser
+
+
+def test_a_desk_test_send_to_a_relay_that_refuses_the_login_shows_no_secret(tmp_path, smtp):
+    env = make_env(smtp, tmp_path, PUBLISHER_SMTP_PASSWORD="wrong-" + SMTP_PASSWORD)
+    store, browser = logged_in_desk(env)
     answer = browser.post(f"/posts/{SLUG}/test-send", headers={"Accept": "application/json"},
                           data={"address": "me@example.org", "csrf_token": desk_token(browser)})
     text = answer.get_data(as_text=True)
@@ -235,12 +240,7 @@ def test_a_desk_test_send_to_a_relay_that_refuses_the_login_shows_no_secret(tmp_
 
 def test_the_desk_test_send_limit_holds_against_many_quick_requests(tmp_path, smtp):
     env = make_env(smtp, tmp_path, PUBLISHER_TEST_SENDS_PER_HOUR="2")
-    settings = load_settings(env=env)
-    store = Store(settings.db_url)
-    app = create_app(settings, store)
-    browser = app.test_client()
-    page = browser.get("/login")
-    browser.post("/login", data={"password": PASSWORD, "csrf_token": csrf_of(page.text), "next": "/posts"})
+    store, browser = logged_in_desk(env)
     statuses = [browser.post(f"/posts/{SLUG}/test-send", headers={"Accept": "application/json"},
                              data={"address": f"me+{n}@example.org", "csrf_token": desk_token(browser)}).status_code
                 for n in range(4)]

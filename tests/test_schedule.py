@@ -24,7 +24,7 @@ from publisher.post import parse_post
 from publisher.schedule import ScheduleBook, schedule_post
 from publisher.scheduler import Scheduler, late_after_seconds
 from publisher.store import Store
-from tests.conftest import ROOT, SAMPLE, live_env, run_cli
+from tests.conftest import ROOT, SAMPLE, fresh_redis, live_env, run_cli
 from tests.test_publish_e2e import assert_one_of_everything, preview_of, received
 
 POLL = "1"  # seconds between looks for due schedules, in the processes these tests start
@@ -170,12 +170,7 @@ def test_a_schedule_due_while_nothing_ran_is_pressed_at_once_with_a_note(sandbox
 
 
 def test_a_worker_presses_due_schedules_too(sandbox, env, processes, tmp_path):
-    redis = pytest.importorskip("redis")
-    broker = "redis://127.0.0.1:6379/13"
-    try:
-        redis.Redis.from_url(broker).flushdb()
-    except redis.RedisError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    broker = fresh_redis("redis://127.0.0.1:6379/13")
     queued = {**env, "PUBLISHER_BROKER_URL": broker, "PUBLISHER_VISIBILITY_TIMEOUT": "5"}
     processes.env.update(queued)
     post = write_post(tmp_path / "posts", SAMPLE.name, now() + timedelta(seconds=8))
