@@ -13,16 +13,15 @@ import os
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import ARRAY, any_, bindparam, create_engine, event, func, select, text, update
+from sqlalchemy import ARRAY, any_, bindparam, create_engine, func, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
 
 from publisher.errors import ConfigError
+from publisher.sqlite_engine import sqlite_engine
 # The tables live in publisher.models; they are imported from here too, as they always were.
 from publisher.models import (  # noqa: F401
     Base, CachedToken, Delivery, LedgerRow, Publication, Subscriber, Upload, UTCDateTime, _add_missing_columns,
@@ -33,8 +32,6 @@ DEFAULT_DB_URL = "sqlite:///publisher.db"
 
 from publisher.states import DELIVERY_COMPLETE_STATES, DELIVERY_FINISHED_STATES, DELIVERY_STATES, LEDGER_STATES, SUBSCRIBER_STATUSES  # noqa: E402,F401
 
-# How long a SQLite writer waits for another process's write lock before giving up.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Errors are stored for people to read; a whole HTML error page is not useful there.
 MAX_ERROR_CHARS = 4000
 # Arbitrary constant naming the PostgreSQL advisory lock that serialises schema creation.
@@ -118,40 +115,10 @@ class Store:
     def _build_engine(self) -> Engine:
         try:
             if self.dialect == "sqlite":
-                return self._sqlite_engine()
+                return sqlite_engine(self.db_url, self._url.database or "")
             return create_engine(self.db_url, pool_pre_ping=True)
         except (ArgumentError, NoSuchModuleError) as exc:
             raise ConfigError("PUBLISHER_DB_URL", f"cannot use {self.masked_url}: {exc}") from None
-
-    def _sqlite_engine(self) -> Engine:
-        database = self._url.database or ""
-        in_memory = database in ("", ":memory:")
-        if in_memory:
-            engine = create_engine(self.db_url, poolclass=StaticPool,
-                                   connect_args={"check_same_thread": False})
-        else:
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(self.db_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-
-        @event.listens_for(engine, "connect")
-        def _configure(dbapi_connection: Any, _record: Any) -> None:
-            # We issue BEGIN ourselves (below); pysqlite's implicit transactions would defer the
-            # write lock to the first write and fail with "database is locked" under contention.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            if not in_memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe in WAL
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _begin(connection: Any) -> None:
-            mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-            connection.exec_driver_sql(f"BEGIN {mode}")
-
-        return engine
 
     def create_schema(self) -> None:
         """Create missing tables; idempotent and safe when several processes start at once."""

@@ -100,6 +100,32 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
     store.dispose()
 
 
+def test_many_connections_opening_a_new_sqlite_file_at_once_all_get_wal(tmp_path):
+    # Switching to WAL takes an exclusive lock without SQLite's busy handler; openers that race
+    # on a new file must wait for the first switch instead of failing with "database is locked".
+    for attempt in range(30):
+        db_url = f"sqlite:///{tmp_path / f'new-{attempt}.db'}"
+        barrier, failures = threading.Barrier(6), []
+
+        def open_store() -> None:
+            store = Store(db_url)
+            barrier.wait()
+            try:
+                store.token_put(f"opener-{threading.get_ident()}", "here")
+                with store.session() as session:
+                    assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            except Exception as exc:  # noqa: BLE001 - the test reports what went wrong
+                failures.append(repr(exc))
+            store.dispose()
+
+        openers = [threading.Thread(target=open_store) for _ in range(6)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join(60)
+        assert failures == []
+
+
 def _create_schema_in_process(db_url, barrier, results):
     barrier.wait()
     try:
