@@ -19,13 +19,17 @@ CJK_LANGUAGES = ("zh", "ja", "ko")
 
 WORDS: Mapping[str, Mapping[str, str]] = {
     "en": {"read_more": "Read on the web", "read_full": "Read the full post: ", "image": "Image", "references": "References",
-           "summary": "In this issue", "more": "More in the full post"},
+           "summary": "In this issue", "more": "More in the full post",
+           "continued": "This issue is longer than a WeChat article may be; the rest is on the site: tap 阅读原文 (Read more) below."},
     "zh": {"read_more": "阅读原文", "read_full": "阅读全文：", "image": "图片", "references": "引用链接",
-           "summary": "本期要点", "more": "更多内容见原文"},
+           "summary": "本期要点", "more": "更多内容见原文",
+           "continued": "本期内容超出微信文章的篇幅上限，其余部分请点击文末“阅读原文”查看。"},
     "ja": {"read_more": "ウェブで読む", "read_full": "全文を読む：", "image": "画像", "references": "参考リンク",
-           "summary": "今号のポイント", "more": "続きは本文で"},
+           "summary": "今号のポイント", "more": "続きは本文で",
+           "continued": "この号は WeChat の記事の長さの上限を超えるため、続きは下の「阅读原文」からお読みください。"},
     "ko": {"read_more": "웹에서 읽기", "read_full": "전문 읽기: ", "image": "이미지", "references": "참고 링크",
-           "summary": "이번 호 요약", "more": "전체 글에서 더 보기"},
+           "summary": "이번 호 요약", "more": "전체 글에서 더 보기",
+           "continued": "이번 호는 WeChat 글 길이 제한을 넘어, 나머지는 아래 ‘阅读原文’에서 읽을 수 있습니다."},
 }
 
 

@@ -310,6 +310,9 @@ def test_cover_must_be_a_permanent_material(api):
     ("author", "作" * 16, "作" * 17, 45110),
     ("digest", "摘" * 128, "摘" * 129, 45004),
     ("content", "x" * (CONTENT_MAX_CHARS - 1), "x" * CONTENT_MAX_CHARS, 45002),
+    # the limit is on the text: inline styles do not count, character references count once
+    ("content", '<p style="margin:24px 0;color:#3f3f3f">' + "&amp;" * (CONTENT_MAX_CHARS - 1) + "</p>",
+     '<p style="margin:24px 0">' + "字" * CONTENT_MAX_CHARS + "</p>", 45002),
     ("content_source_url", "https://e.com/" + "a" * 1010, "https://e.com/" + "a" * 1011, 45005),
 ])
 def test_article_limits(api, field, ok_value, bad_value, code):

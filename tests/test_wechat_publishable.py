@@ -336,12 +336,44 @@ def test_the_text_style_is_written_once_on_the_wrapping_section(name):
 def test_the_limit_counts_the_visible_text_not_the_markup():
     article, _ = render(SHAPES["zh-hugo-weekly"])
     assert len(article.content) > CONTENT_CHAR_LIMIT > len(visible_text(article.content))
+    assert CHANNEL.checks(article, SETTINGS) == [] == CHANNEL.notes(article, SETTINGS)
+    assert article.shortened is None
+
+
+def _long_issue(language: str, paragraph: str) -> str:
+    sections = []
+    for s in range(40):
+        links = "\n\n".join(f"[link {s}-{i}](https://e.example/{s}/{i}) {paragraph}" for i in range(12))
+        sections.append(f"## Section {s}\n\n{links}")
+    return f"---\ntitle: Long\nlang: {language}\ncoverImage: https://x.example/c.png\n---\n" + "\n\n".join(sections) + "\n"
+
+
+@pytest.mark.parametrize("language, paragraph, closing", [
+    ("zh", "这一段有整整五十个字。" * 4, "其余部分请点击文末“阅读原文”查看。"),
+    ("en", "A sentence of some length that fills the issue. " * 2, "tap 阅读原文 (Read more) below."),
+])
+def test_a_post_longer_than_an_article_is_published_as_its_head_with_a_way_to_the_rest(language, paragraph, closing):
+    article, post = render(_long_issue(language, paragraph))
+    text = visible_text(article.content)
+    cut = article.shortened
+    assert cut is not None and cut.full_chars >= CONTENT_CHAR_LIMIT > cut.kept_chars == len(text)
     assert CHANNEL.checks(article, SETTINGS) == []
-    too_long, _ = render("---\ntitle: 长文\ncoverImage: https://x.example/c.png\n---\n"
-                         + "\n\n".join("这一段有整整五十个字。" * 5 for _ in range(410)) + "\n")
-    text = visible_text(too_long.content)
-    assert len(text) >= CONTENT_CHAR_LIMIT
-    assert CHANNEL.checks(too_long, SETTINGS) == [
+    assert closing in text and article.content_source_url.startswith(post.url)
+    kept = [s for s in range(40) if f"Section {s}<" in article.content]
+    assert kept == list(range(len(kept))) and 5 < len(kept) < 40  # the head, in order
+    for s in range(40):  # whole sections, cut before a heading; the references list only what is kept
+        assert all((f"https://e.example/{s}/{i}<" in article.content) == (s in kept) for i in range(12)), s
+    assert article.content.index(closing) < article.content.index("https://e.example/0/0<")
+    note, = CHANNEL.notes(article, SETTINGS)
+    assert f"{cut.full_chars:,}" in note and f"first {cut.kept_blocks} of {cut.full_blocks} blocks" in note
+    assert article_json(article)["shortened"] == dataclasses.asdict(cut)
+
+
+def test_one_block_longer_than_an_article_is_named_by_the_checks():
+    article, _ = render("---\ntitle: 长文\ncoverImage: https://x.example/c.png\n---\n" + "这一段有整整五十个字。" * 2100 + "\n")
+    text = visible_text(article.content)
+    assert article.shortened is None and len(text) >= CONTENT_CHAR_LIMIT
+    assert CHANNEL.checks(article, SETTINGS) == [
         f"The article text is {len(text):,} characters; WeChat takes fewer than 20,000 (draft/add answers 45002). "
         "Shorten the post."]
 

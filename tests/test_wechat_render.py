@@ -1,6 +1,7 @@
 """WeChat article renderer: golden file, an independent HTML audit, checks, determinism, properties."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -433,10 +434,10 @@ def test_checks_report_every_refusal():
 
 
 def test_checks_flag_content_over_the_limits():
-    body = "\n\n".join(f"第 {i} 段：" + "很长的内容" * 40 for i in range(200))
-    article, _ = render(f"---\ntitle: 长文\ncoverImage: https://x.example/c.png\n---\n{body}\n")
-    problems = CHANNEL.checks(article, SETTINGS)
-    assert len(problems) == 1 and f"text is {len(visible_text(article.content)):,} characters" in problems[0]
+    article, _ = render("---\ntitle: 长文\ncoverImage: https://x.example/c.png\n---\nbody\n")
+    body = "".join(f"<p>第 {i} 段：" + "很长的内容" * 40 + "</p>" for i in range(200))
+    problems = CHANNEL.checks(dataclasses.replace(article, content=body), SETTINGS)
+    assert len(problems) == 1 and f"text is {len(visible_text(body)):,} characters" in problems[0]
     assert "45002" in problems[0] and "20,000" in problems[0]
 
 

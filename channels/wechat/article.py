@@ -19,21 +19,23 @@ What a post that says little still gets, so it can be published as written
 """
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
 
-from channels.wechat.checks import image_format
+from channels.wechat.checks import image_format, visible_text
 from channels.wechat.limits import (
     AUTHOR_LIMIT,
     COVER_IMAGE_CONVERTIBLE_FORMATS,
     COVER_IMAGE_FORMATS,
     DIGEST_TARGET,
 )
+from channels.wechat.shorten import Shortened, fits, longest_fitting_head
 from channels.wechat.tree import _parse_html
-from channels.wechat.writer import _ArticleWriter, _Context, _tag
+from channels.wechat.writer import _ArticleWriter, _Context, _is_block, _tag
 from publisher.language import is_cjk_text, primary, words
 from publisher.markdown import block_text, inline_text
 from publisher.utm import LinkTag
@@ -52,12 +54,14 @@ class WechatArticle:
     # No image in the post at all: the cover is a plain card in the theme colour, made when sent
     # (cover_card.py), so a text-only post still publishes.
     thumb_card: bool = False
+    # Longer than an article may be: the head that was kept (shorten.py), else None.
+    shortened: Shortened | None = None
 
 
 def render_article(post: Post, tag_link: LinkTag | None = None) -> WechatArticle:
     """`tag_link`: UTM tags for the links to the site (publisher.utm): 阅读原文 and the references."""
     options = post.channel_options("wechat")
-    content, images = render_content(post, tag_link)
+    content, images, shortened = render_content(post, tag_link)
     thumb = article_cover(post, images)
     return WechatArticle(
         title=_option_text(options, "title") or post.title,
@@ -68,6 +72,7 @@ def render_article(post: Post, tag_link: LinkTag | None = None) -> WechatArticle
         thumb=thumb,
         images=images,
         thumb_card=thumb is None,
+        shortened=shortened,
     )
 
 
@@ -158,12 +163,28 @@ def truncate_at_boundary(text: str, limit: int) -> str:
     return text[: limit - 1].rstrip(" ,;:，；：、-—") + "…"
 
 
-def render_content(post: Post, tag_link: LinkTag | None = None) -> tuple[str, tuple[str, ...]]:
-    """The article HTML and its body image URLs (ordered, unique). The references heading is in the
-    post's language (引用链接, References, 参考リンク...)."""
-    tree = _parse_html(_markdown_html(post))
+def render_content(post: Post, tag_link: LinkTag | None = None) -> tuple[str, tuple[str, ...], Shortened | None]:
+    """The article HTML, its body image URLs (ordered, unique), and what was left out when the post
+    is longer than an article may be (shorten.py). The references heading is in the post's
+    language (引用链接, References, 参考リンク...)."""
+    nodes = _parse_html(_markdown_html(post)).children
+    content, images = _write(post, nodes, tag_link)
+    if fits(content):
+        return content, images, None
+    cut = longest_fitting_head(nodes, lambda k: _write(post, nodes[:k], tag_link, continued=True)[0], _is_block)
+    if cut is None:
+        return content, images, None  # not even the first block fits: the checks name the length
+    head, head_images = _write(post, nodes[:cut], tag_link, continued=True)
+    blocks = sum(1 for node in nodes if _is_block(node))
+    kept = sum(1 for node in nodes[:cut] if _is_block(node))
+    return head, head_images, Shortened(len(visible_text(head)), len(visible_text(content)), kept, blocks)
+
+
+def _write(post: Post, nodes: list, tag_link: LinkTag | None, continued: bool = False) -> tuple[str, tuple[str, ...]]:
     writer = _ArticleWriter(base_url=post.url, tag_link=tag_link)
-    body = writer.blocks(tree.children, _Context())
+    body = writer.blocks(nodes, _Context())
+    if continued:
+        body += _tag("p", "continued", html.escape(words(post.language)["continued"], quote=False))
     references = writer.references_html(words(post.language)["references"])
     return _tag("section", "article", body + references), tuple(writer.images)
 

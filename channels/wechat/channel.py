@@ -2,6 +2,7 @@
 deliver.py and is imported only when something is sent."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Sequence
 
@@ -37,6 +38,7 @@ def article_json(article: WechatArticle) -> dict:
         "thumb": article.thumb,
         "images": list(article.images),
         **({"thumb_card": True} if article.thumb_card else {}),
+        **({"shortened": dataclasses.asdict(article.shortened)} if article.shortened else {}),
     }
 
 
@@ -95,6 +97,15 @@ class WechatChannel(Channel):
 
     def checks(self, payload: WechatArticle, settings: Settings) -> list[str]:
         return article_problems(payload)
+
+    def notes(self, payload: WechatArticle, settings: Settings) -> list[str]:
+        cut = payload.shortened
+        if cut is None:
+            return []
+        return [f"The post has {cut.full_chars:,} characters of text; a WeChat article takes fewer than "
+                f"{CONTENT_CHAR_LIMIT:,}. The article holds the first {cut.kept_blocks} of {cut.full_blocks} "
+                f"blocks ({cut.kept_chars:,} characters) and a closing line sending readers to 阅读原文 "
+                "(the post on the site) for the rest."]
 
     def preview_json(self, payload: WechatArticle) -> dict:
         return article_json(payload)

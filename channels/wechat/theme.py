@@ -73,6 +73,7 @@ STYLES = {
     "caption": "font-size:13px;color:#888;padding:0.3em;",
     "a": f"color:{LINK_COLOR};text-decoration:none;",
     "link-text": f"color:{LINK_COLOR};",
+    "continued": f"margin:2em 0;padding:0.75em 1em;border-left:4px solid {ACCENT_COLOR};background:#f7f7f7;font-size:15px;",
     "references-title": f"margin:2.5em 0 0.5em;font-size:15px;font-weight:bold;color:{ACCENT_COLOR};",
     "references": "margin:8px 0;font-size:12px;line-height:1.8;word-break:break-all;",
 }

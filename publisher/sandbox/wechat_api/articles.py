@@ -25,6 +25,7 @@ JAVASCRIPT_HREF = re.compile(r"""\s+href\s*=\s*(["']?)\s*javascript:[^"'>]*\1"""
 IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 IMG_SOURCE = re.compile(r"""\b(?:data-)?src\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 ANY_TAG = re.compile(r"<[^>]+>")
+WHITESPACE = re.compile(r"\s+")
 
 
 def _accept_article(state: WeChatState, article: Any, index: int) -> dict[str, Any]:
@@ -64,6 +65,12 @@ def _flag(article: dict[str, Any], name: str, index: int) -> int:
     return int(value)
 
 
+def content_chars(content: str) -> int:
+    """The article's characters as the editor counts them (正文字数): the text, not the markup; the
+    megabyte is what bounds the HTML."""
+    return len(WHITESPACE.sub(" ", html.unescape(ANY_TAG.sub("", content))).strip())
+
+
 def _check_limits(index: int, title: str, author: Any, digest: Any, content: str, source_url: Any) -> None:
     if len(title) > TITLE_MAX_CHARS:
         raise WeChatError(45003, f"article {index}: title has {len(title)} chars, limit {TITLE_MAX_CHARS}")
@@ -71,8 +78,9 @@ def _check_limits(index: int, title: str, author: Any, digest: Any, content: str
         raise WeChatError(45110, f"article {index}: author limit {AUTHOR_MAX_CHARS} chars")
     if not isinstance(digest, str) or len(digest) > DIGEST_MAX_CHARS:
         raise WeChatError(45004, f"article {index}: digest limit {DIGEST_MAX_CHARS} chars")
-    if len(content) >= CONTENT_MAX_CHARS or len(content.encode("utf-8")) >= CONTENT_MAX_BYTES:
-        raise WeChatError(45002, f"article {index}: content has {len(content)} chars, must be < {CONTENT_MAX_CHARS}")
+    chars = content_chars(content)
+    if chars >= CONTENT_MAX_CHARS or len(content.encode("utf-8")) >= CONTENT_MAX_BYTES:
+        raise WeChatError(45002, f"article {index}: content has {chars} chars, must be < {CONTENT_MAX_CHARS}")
     if not isinstance(source_url, str) or len(source_url.encode("utf-8")) > SOURCE_URL_MAX_BYTES:
         raise WeChatError(45005, f"article {index}: content_source_url limit {SOURCE_URL_MAX_BYTES} bytes")
 

@@ -33,7 +33,7 @@ TITLE_MAX_CHARS = 32  # drafts: title ≤32 字
 AUTHOR_MAX_CHARS = 16  # drafts: author ≤16 字
 DIGEST_MAX_CHARS = 128  # drafts: digest ≤128 (not 120)
 DIGEST_DEFAULT_CHARS = 54  # drafts: default digest = first 54 chars of the content
-CONTENT_MAX_CHARS = 20_000  # drafts: "<20,000 chars"
+CONTENT_MAX_CHARS = 20_000  # drafts: "<20,000 chars" of text (the editor counts 正文字数, not markup)
 CONTENT_MAX_BYTES = 1024 * 1024  # drafts: "<1 MB"
 SOURCE_URL_MAX_BYTES = 1024  # drafts: content_source_url ≤1 KB
 ARTICLES_MAX = 8  # a news message holds at most 8 articles (45008); UNVERIFIED for draft/add

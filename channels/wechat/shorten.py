@@ -1,0 +1,55 @@
+"""An issue longer than one WeChat article may be (limits.CONTENT_CHAR_LIMIT, CONTENT_BYTE_LIMIT)
+is published as its head, cut between two top-level blocks (before a heading when one is near), and
+a closing line that sends the reader to 阅读原文, the full post on the site (content_source_url,
+https://developers.weixin.qq.com/doc/offiaccount/Draft_Box/Add_draft.html). Refusing instead would
+stop the whole press for a long link roundup that every other channel carries; the preview and the
+press plan say what was left out (WechatChannel.notes)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from channels.wechat.checks import visible_text
+from channels.wechat.limits import CONTENT_BYTE_LIMIT, CONTENT_CHAR_LIMIT
+
+# Room below the limits: WeChat's own count may differ from ours by a little (code points vs 字).
+TEXT_BUDGET = CONTENT_CHAR_LIMIT - 500
+BYTE_BUDGET = CONTENT_BYTE_LIMIT - 50_000
+# A cut moves back to the start of a section when that keeps at least this share of what fits.
+SECTION_SHARE = 0.75
+HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+@dataclass(frozen=True)
+class Shortened:
+    """What the published article holds of the post: visible characters, and top-level blocks."""
+    kept_chars: int
+    full_chars: int
+    kept_blocks: int
+    full_blocks: int
+
+
+def fits(content: str) -> bool:
+    return len(content.encode("utf-8")) < BYTE_BUDGET and len(visible_text(content)) < TEXT_BUDGET
+
+
+def longest_fitting_head(nodes: Sequence, write_head: Callable[[int], str],
+                         is_block: Callable[[object], bool]) -> int | None:
+    """How many of `nodes` the article keeps: the largest cut (before a block node) whose
+    `write_head(cut)` fits, moved back to before a heading if one starts a section late enough;
+    None when not even the first block fits."""
+    cuts = [i for i, node in enumerate(nodes) if i > 0 and is_block(node)]
+    low, high, best = 0, len(cuts) - 1, None
+    while low <= high:  # the head grows with the cut, so the largest fitting cut is found by halving
+        middle = (low + high) // 2
+        if fits(write_head(cuts[middle])):
+            best, low = middle, middle + 1
+        else:
+            high = middle - 1
+    if best is None:
+        return None
+    cut = cuts[best]
+    sections = [c for c in cuts[: best + 1] if getattr(nodes[c], "tag", None) in HEADINGS]
+    if sections and sections[-1] >= SECTION_SHARE * cut:
+        return sections[-1]
+    return cut
