@@ -467,3 +467,40 @@ def test_arbitrary_text_never_makes_an_empty_tweet_or_one_ending_on_a_colon(case
         shown = "\n".join(texts)
         assert not [u for u in links if u not in shown and u != post.url]
         assert {m for t in thread.tweets for m in t.media} >= images
+
+
+RELEASE_WITH_CONTENTS = """---
+title: Tern 4.2
+---
+Today we release Tern 4.2, with a faster resolver and a new lockfile.
+
+### Highlights
+
+- [Faster Resolver](/blog/2026/05/12/tern-4.2#faster-resolver)
+- [Lockfile v3](/blog/2026/05/12/tern-4.2#lockfile-v3)
+
+## Highlights
+
+### Faster Resolver
+
+The resolver now walks the graph once, so installs of large workspaces finish in half the time.
+
+### Lockfile v3
+
+The lockfile records integrity hashes per platform, which makes installs on CI reproducible.
+
+## Breaking Changes
+
+### Node 18 Dropped
+
+Tern 4.2 needs Node 20 or later.
+"""
+
+
+def test_a_contents_list_of_links_into_the_post_is_not_told_as_items():
+    thread = CHANNEL.render(make(RELEASE_WITH_CONTENTS, "tern-4-2"), SUMMARY)
+    texts = bare(thread)
+    assert not any("#faster-resolver" in t or "#lockfile-v3" in t for t in texts)
+    # the group headings ("## Highlights" straight over "### …") give way to the features they hold
+    assert [t.split("\n\n")[0] for t in texts[1:]] == ["Faster Resolver", "Lockfile v3", "Node 18 Dropped"]
+    assert all(len(t.split("\n\n")) >= 2 for t in texts[1:])  # each with its line, none heading-only

@@ -14,6 +14,7 @@ import html
 import re
 from dataclasses import dataclass
 from typing import Iterable
+from urllib.parse import unquote, urldefrag
 
 from markdown_it.tree import SyntaxTreeNode
 
@@ -36,6 +37,16 @@ _GENERIC_LABEL = re.compile(r"^(?:read (?:more|on|the (?:full )?(?:story|article
                             r"here|original|full story|continue reading|→|»|原文|阅读原文|原文链接|链接|详情|查看详情|"
                             r"続きを読む|元記事|詳細|リンク|ソース)\W*$", re.I)
 _ENUMERATION = re.compile(r"^\s*(?:\d{1,3}[.)]\s+|\d{1,3}[、．）]\s*|[(（]\d{1,3}[)）]\s*|[①-⑳]\s*|#\d{1,3}\s+)")
+
+
+_NOT_IN_ANCHOR = re.compile(r"[^\w\- ]")
+
+
+def heading_anchor(text: str) -> str:
+    """A heading's id as site generators make it (GitHub's slugger, which Docusaurus, Hugo's
+    `github` style and Jekyll's kramdown follow closely): lower case, punctuation dropped, spaces
+    as hyphens."""
+    return _NOT_IN_ANCHOR.sub("", text.strip().lower()).replace(" ", "-")
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,7 @@ class _Reader:
         # what is found under one node, by id (the node is kept too, so that its id stays its own)
         self._links: dict[int, tuple[SyntaxTreeNode, list[tuple[str, str]]]] = {}
         self._images: dict[int, tuple[SyntaxTreeNode, list[str]]] = {}
+        self._anchors: set[str] | None = None  # the post's headings as anchors, when first needed
 
     def plain(self, children: Iterable[SyntaxTreeNode]) -> str:
         return plain_children(children, self.ctx, [])
@@ -99,15 +111,38 @@ class _Reader:
             kind = node.type
             if kind == "link":
                 url = absolute_url(str(node.attrs.get("href", "")), self.post.url)
-                if url:
+                if url and not self.in_post(url):
                     out.append((self.plain(node.children), url))
             elif kind == "html_block":
                 for match in _HTML_LINK.finditer(node.content):
                     url = absolute_url(html.unescape(match.group(1)), self.post.url)
-                    if url:
+                    if url and not self.in_post(url):
                         out.append((html_to_text(match.group(2)), url))
         self._links[id(top)] = (top, out)
         return out
+
+    def in_post(self, url: str) -> bool:
+        """A link to a place in this post ("/blog/2026/04/07/release#highlights"): the contents
+        list of a release post, not a story with a link of its own. The site's path for the post
+        may not be the one we know, so a fragment naming one of the post's headings counts too."""
+        target, fragment = urldefrag(url)
+        if not fragment:
+            return False
+        if target.rstrip("/") == urldefrag(self.post.url)[0].rstrip("/"):
+            return True
+        if self._anchors is None:
+            self._anchors = {heading_anchor(self.plain(node.children[0].children))
+                             for node in self.post.tree.children if node.type == "heading" and node.children}
+        return heading_anchor(unquote(fragment)) in self._anchors
+
+    def is_contents(self, content: list[SyntaxTreeNode]) -> bool:
+        """A section that is only a list of links to places in this post."""
+        if not content or any(node.type not in ("bullet_list", "ordered_list") for node in content):
+            return False
+        items = [item for node in content for item in node.children]
+        hrefs = [str(node.attrs.get("href", "")).strip() for item in items for node in walk(item) if node.type == "link"]
+        return len(hrefs) >= len(items) and all(
+            href.startswith("#") or self.in_post(absolute_url(href, self.post.url) or "") for href in hrefs)
 
     def best_link(self, nodes: list[SyntaxTreeNode]) -> str:
         links = self.links(nodes)
@@ -279,7 +314,7 @@ def _read_items(reader: _Reader, post: Post) -> list[Unit]:
             units += inner if len(inner) >= 2 else []
             continue
         heading_text = reader.plain(heading.children[0].children)
-        if _SPONSOR.search(heading_text) or BACK_MATTER.match(heading_text):
+        if _SPONSOR.search(heading_text) or BACK_MATTER.match(heading_text) or reader.is_contents(content):
             continue
         if len(inner) >= 2 and not reader.opens_with_prose(content):
             units += inner

@@ -141,6 +141,23 @@ def _hook(post: Post, points: list[str], blocks: list[Block]) -> tuple[str, bool
     return body_hook(blocks, post.title), False
 
 
+def _section_starts(blocks: list[Block], top: int) -> list[int]:
+    """The headings that start a section: those at the top level, and under a top heading that has
+    no text of its own (`## Highlights` straight over `### New renderer`), the headings one level
+    down: that heading names a group, its subsections are the things to tell."""
+    starts, grouping = [], False
+    for i, block in enumerate(blocks):
+        if block.kind != "heading":
+            continue
+        if block.level <= top:
+            starts.append(i)
+            following = blocks[i + 1] if i + 1 < len(blocks) else None
+            grouping = following is not None and following.kind == "heading" and following.level > block.level
+        elif grouping and block.level == top + 1:
+            starts.append(i)
+    return starts
+
+
 def _section_units(blocks: list[Block], used: set[str], title: str) -> list[Unit]:
     """One unit per section (its heading and first sentence(s)); a long post with few sections also
     gets the first sentences of paragraphs spread over it, then sentences from inside them, up to
@@ -149,7 +166,7 @@ def _section_units(blocks: list[Block], used: set[str], title: str) -> list[Unit
     top = min(levels) if levels else 0
     found: list[tuple[int, Unit]] = []
     taken = set(used)
-    starts = [i for i, b in enumerate(blocks) if b.kind == "heading" and b.level <= top]
+    starts = _section_starts(blocks, top)
     for start, end in zip(starts, starts[1:] + [len(blocks)]):
         content = blocks[start + 1:end]
         heading = item_title(blocks[start].text)
