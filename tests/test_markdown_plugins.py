@@ -264,3 +264,14 @@ def test_no_link_of_such_a_post_is_lost_on_any_channel(blocks, notes):
         assert_link_kept(outputs, url)
     for name, output in outputs.items():
         assert ":::" not in visible(output) and "[^" not in visible(output), name
+
+
+def test_markdown_written_inside_raw_html_reads_as_markup_not_asterisks():
+    post = make_post("<details>\n<summary>**Case 1: a CommonJS config** with `module.exports`</summary>\n\n"
+                     "```js\nmodule.exports = {};\n```\n\n</details>\n\n<pre>**kept** `as is`</pre>\n")
+    outputs = rendered(post)
+    for channel, output in outputs.items():
+        text = visible(output)
+        assert "Case 1: a CommonJS config" in text and "**Case" not in text and "`module" not in text, channel
+    assert "<strong>Case 1: a CommonJS config</strong>" in outputs["email.html"]
+    assert "**kept** `as is`" in visible(outputs["email.html"])  # preformatted text keeps its characters
