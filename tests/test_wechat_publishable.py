@@ -298,14 +298,20 @@ def test_several_authors_that_do_not_fit_become_the_first_and_others(language, e
     assert post.author == "Mia Wong, Daniel Okafor, Lee Sun-hee" and article.author == expected
 
 
-def test_authors_that_fit_stay_and_one_long_name_is_left_to_the_editor():
+def test_authors_that_fit_stay_and_one_long_name_is_left_out_with_a_note():
     japanese, _ = render(JA_DOCUSAURUS)  # Docusaurus author mappings
     assert japanese.author == "山田 花子ほか"
     short, _ = render("---\ntitle: t\nauthors: [Mia, Dan]\n---\nbody\n")
     assert short.author == "Mia, Dan"
     team, _ = render("---\ntitle: t\nauthor: The Platform Engineering Team\n---\nbody\n")
-    assert team.author == "The Platform Engineering Team"
-    assert any(p.startswith("The author is 29 characters") for p in CHANNEL.checks(team, SETTINGS))
+    assert team.author == "" and team.author_left_out == "The Platform Engineering Team"
+    assert CHANNEL.checks(team, SETTINGS) == []
+    assert CHANNEL.notes(team, SETTINGS) == [
+        "The author 'The Platform Engineering Team' is longer than WeChat's 16 characters, so the article names "
+        "none (WeChat shows the account's name); set channels.wechat.author to name one."]
+    named, _ = render("---\ntitle: t\nauthor: x\nchannels:\n  wechat:\n    author: The Platform Engineering Team\n"
+                      "---\nbody\n")  # what the editor asked for is checked, not changed
+    assert any(p.startswith("The author is 29 characters") for p in CHANNEL.checks(named, SETTINGS))
 
 
 # --- 2. compact styles ---------------------------------------------------------------------------

@@ -415,8 +415,9 @@ def test_the_english_post_is_publishable_as_written():
 
 def test_checks_report_every_refusal():
     long_title = "A title that is far too long for a WeChat Official Account article"
-    text = (f"---\ntitle: {long_title}\nauthor: An author name longer than sixteen\n"
-            "url: https://example.com/p?" + "q" * 1100 + "\nchannels:\n  wechat:\n    digest: " + "d" * 200
+    text = (f"---\ntitle: {long_title}\n"
+            "url: https://example.com/p?" + "q" * 1100 + "\nchannels:\n  wechat:\n    author: An author name longer than "
+            "sixteen\n    digest: " + "d" * 200
             + "\n---\n![svg](https://x.example/a.svg) ![dyn](https://x.example/render?id=1) "
             "![data](data:image/png;base64,AAAA) ![ok](https://x.example/a.jpg) ![wx](https://x.example/i?wx_fmt=png)\n")
     article, _ = render(text)

@@ -56,6 +56,8 @@ class WechatArticle:
     thumb_card: bool = False
     # Longer than an article may be: the head that was kept (shorten.py), else None.
     shortened: Shortened | None = None
+    # The post's author when no form of it fits WeChat's author field, so the article has none.
+    author_left_out: str = ""
 
 
 def render_article(post: Post, tag_link: LinkTag | None = None) -> WechatArticle:
@@ -63,9 +65,10 @@ def render_article(post: Post, tag_link: LinkTag | None = None) -> WechatArticle
     options = post.channel_options("wechat")
     content, images, shortened = render_content(post, tag_link)
     thumb = article_cover(post, images)
+    author = _option_text(options, "author") or article_author(post)
     return WechatArticle(
         title=_option_text(options, "title") or post.title,
-        author=_option_text(options, "author") or article_author(post),
+        author=author,
         digest=_option_text(options, "digest") or article_digest(post, cjk=post.cjk),
         content=content,
         content_source_url=tag_link(post.url) if tag_link else post.url,
@@ -73,6 +76,7 @@ def render_article(post: Post, tag_link: LinkTag | None = None) -> WechatArticle
         images=images,
         thumb_card=thumb is None,
         shortened=shortened,
+        author_left_out="" if author else (post.author or ""),
     )
 
 
@@ -109,15 +113,17 @@ _OTHERS = {"zh": "等", "ja": "ほか", "ko": " 외"}  # "and others" after a na
 
 def article_author(post: Post) -> str:
     """The post's author; several authors that do not fit AUTHOR_LIMIT together become the first
-    one "and others" (等, ほか, et al.). One name that is too long is kept, for the checks to name."""
+    one "and others" (等, ほか, et al.); a name that does not fit at all is left out (the author is
+    optional: WeChat shows the account's name) and the notes say so."""
     author = post.author or ""
     names = author.split(", ")
-    if len(author) <= AUTHOR_LIMIT or len(names) < 2:
+    if len(author) <= AUTHOR_LIMIT:
         return author
-    for shorter in (names[0] + _OTHERS.get(primary(post.language), " et al."), names[0]):
-        if len(shorter) <= AUTHOR_LIMIT:
-            return shorter
-    return author
+    if len(names) >= 2:
+        for shorter in (names[0] + _OTHERS.get(primary(post.language), " et al."), names[0]):
+            if len(shorter) <= AUTHOR_LIMIT:
+                return shorter
+    return ""
 
 
 def article_digest(post: Post, *, cjk: bool) -> str:

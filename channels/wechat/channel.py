@@ -11,7 +11,7 @@ from markupsafe import Markup
 from channels.base import Channel, PartView, PlanSummary, Receipt, SendContext
 from channels.wechat.article import WechatArticle, render_article
 from channels.wechat.checks import article_problems, visible_text
-from channels.wechat.limits import CONTENT_CHAR_LIMIT
+from channels.wechat.limits import AUTHOR_LIMIT, CONTENT_CHAR_LIMIT
 from channels.wechat.parts import describe_part, planned_parts
 from publisher.config import Settings
 from publisher.post import Post
@@ -99,10 +99,15 @@ class WechatChannel(Channel):
         return article_problems(payload)
 
     def notes(self, payload: WechatArticle, settings: Settings) -> list[str]:
+        notes = []
+        if payload.author_left_out:
+            notes.append(f"The author {payload.author_left_out!r} is longer than WeChat's {AUTHOR_LIMIT} characters, so "
+                         "the article names none (WeChat shows the account's name); set channels.wechat.author "
+                         "to name one.")
         cut = payload.shortened
         if cut is None:
-            return []
-        return [f"The post has {cut.full_chars:,} characters of text; a WeChat article takes fewer than "
+            return notes
+        return notes + [f"The post has {cut.full_chars:,} characters of text; a WeChat article takes fewer than "
                 f"{CONTENT_CHAR_LIMIT:,}. The article holds the first {cut.kept_blocks} of {cut.full_blocks} "
                 f"blocks ({cut.kept_chars:,} characters) and a closing line sending readers to 阅读原文 "
                 "(the post on the site) for the rest."]
