@@ -126,7 +126,7 @@ def site_syntax_leaks(channel: str, output: str, post, is_html: bool) -> list[st
     codes = code_texts(post)
     problems = []
     for match in _LEAK.finditer(text):
-        around = text[match.start(): match.start() + 6]
+        around = match.group(0).strip()[:6]
         if any(around in code for code in codes):
             continue
         line = text[max(0, match.start() - 20): match.end() + 30].replace("\n", " ")
@@ -203,8 +203,9 @@ def _ends_cleanly(line: str, post) -> bool:
             return True
         if node.type == "tr" and norm(" ".join(inline_text(c) for cell in node.children for c in cell.children)).endswith(tail):
             return True
-        if node.type in ("fence", "code_block", "html_block") and any(
-                norm(_URL.sub("", visible(ln))).endswith(tail) for ln in str(node.content).splitlines()):
+        if node.type in ("fence", "code_block", "html_block") and any(  # code keeps its <T>: not a tag
+                norm(_URL.sub("", visible(ln) if node.type == "html_block" else ln)).endswith(tail)
+                for ln in str(node.content).splitlines()):
             return True
     return False
 
@@ -263,7 +264,7 @@ def wechat_problems(post, article, checks: list[str]) -> list[str]:
     problems = [f"wechat.check: {c[:100]}" for c in checks if not c.startswith("The title is")]
     if not article.digest.strip():
         problems.append("wechat.digest: empty")
-    content = _CODE.sub(" ", article.content)
+    content = _CODE.sub("(code)", article.content)  # a paragraph of code only is not empty
     if _EMPTY_P.search(content):
         problems.append(f"wechat.empty-paragraph: {_EMPTY_P.search(content)[0][:80]!r}")
     if _BR_RUN.search(content):
