@@ -191,8 +191,11 @@ def _material(post) -> int:
     return MIN_SUMMARY if weight > 5 * 280 else 1
 
 
+_URL_IN_PARENS = re.compile(r"\s*[(（]https?://[^\s)）]*[)）]")
+
+
 def _ends_cleanly(line: str, post) -> bool:
-    line = _URL.sub("", line).strip()
+    line = _URL.sub("", _URL_IN_PARENS.sub("", line)).strip()
     if not line or _SENTENCE_END.search(line) or line.endswith("…"):
         return True
     tail = norm(line)[-16:]
@@ -201,7 +204,8 @@ def _ends_cleanly(line: str, post) -> bool:
     for node in walk(post.tree):  # the end of a block that has no closing punctuation (a heading, an item)
         if node.type == "inline" and norm(_URL.sub("", inline_text(node))).endswith(tail):
             return True
-        if node.type == "tr" and norm(" ".join(inline_text(c) for cell in node.children for c in cell.children)).endswith(tail):
+        if node.type == "tr" and norm(" ".join(inline_text(c) for cell in node.children for c in cell.children)).endswith(
+                norm(line.replace("·", " "))[-16:]):
             return True
         if node.type in ("fence", "code_block", "html_block") and any(  # code keeps its <T>: not a tag
                 norm(_URL.sub("", visible(ln) if node.type == "html_block" else ln)).endswith(tail)
