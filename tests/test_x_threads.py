@@ -504,3 +504,27 @@ def test_a_contents_list_of_links_into_the_post_is_not_told_as_items():
     # the group headings ("## Highlights" straight over "### …") give way to the features they hold
     assert [t.split("\n\n")[0] for t in texts[1:]] == ["Faster Resolver", "Lockfile v3", "Node 18 Dropped"]
     assert all(len(t.split("\n\n")) >= 2 for t in texts[1:])  # each with its line, none heading-only
+
+
+LINKS_WITH_BYLINES_AND_EXCERPTS = """---
+title: Functional Weekly 212
+---
+Welcome to another issue of Functional Weekly.
+
+## Featured
+
+- [A faster type checker](https://blog.example.org/faster-checker) by Ana Lima
+  > We rewrote constraint solving around union-find. Checking our largest module now takes a third of the time, and the error messages name the binding that disagrees instead of the one that noticed. This post walks through the three changes that mattered, with numbers for each.
+
+- [Can laziness be taught?](https://talks.example.org/laziness) by Kim Ode
+  > A talk on teaching evaluation order to newcomers.
+"""
+
+
+def test_a_byline_item_is_told_by_its_excerpt_and_a_cut_quote_stays_closed():
+    texts = bare(CHANNEL.render(make(LINKS_WITH_BYLINES_AND_EXCERPTS, "functional-212"), SUMMARY))
+    first, second = texts[0].split("\n\n")[1:], texts[1].split("\n\n")  # the boilerplate welcome is passed over
+    assert first[0] == "A faster type checker, by Ana Lima" and first[1].startswith("“We rewrote constraint solving")
+    assert first[1].endswith("”") and first[1].count("“") == first[1].count("”") == 1
+    assert second[0] == "Can laziness be taught? by Kim Ode"  # no comma after a question mark
+    assert second[1] == "“A talk on teaching evaluation order to newcomers.”"

@@ -36,6 +36,8 @@ _SPONSOR = re.compile(r"\b(?:sponsor(?:ed|s)?|advertis\w*|partner content|promot
 _GENERIC_LABEL = re.compile(r"^(?:read (?:more|on|the (?:full )?(?:story|article|post))|more|source|link|"
                             r"here|original|full story|continue reading|→|»|原文|阅读原文|原文链接|链接|详情|查看详情|"
                             r"続きを読む|元記事|詳細|リンク|ソース)\W*$", re.I)
+# "by Jane Doe", "via Hacker News": who wrote or sent the item, not what it says
+_BYLINE = re.compile(r"^(?:by|via|from)\s+[^.!?。！？:：]{1,60}$", re.I)
 _ENUMERATION = re.compile(r"^\s*(?:\d{1,3}[.)]\s+|\d{1,3}[、．）]\s*|[(（]\d{1,3}[)）]\s*|[①-⑳]\s*|#\d{1,3}\s+)")
 
 
@@ -221,8 +223,15 @@ class _Reader:
         # "- [Fuzzing parsers for fun](url) by J. Doe": a link list's title, though no ":" follows;
         # "- [OpenAI](url) raised...": a name that starts a sentence
         if lead is not None and (lead.separated or lead.linked and title_like(lead.title)):
-            line = self.rest_line(lead.rest, lead.title) or self.line(nested, lead.title)
-            return Unit(lead.title, line, lead.link or link, images)
+            line = self.rest_line(lead.rest, lead.title)
+            title = lead.title
+            byline = _BYLINE.match(line)
+            if byline and nested:  # "[Title](url) by Jane Doe" over a quoted excerpt: the excerpt says more
+                excerpt = self.line(nested, lead.title)
+                if excerpt:
+                    joint = " " if lead.title.endswith(("?", "!", "？", "！", "…")) else ", "
+                    title, line = f"{lead.title}{joint}{line}", excerpt
+            return Unit(title, line or self.line(nested, lead.title), lead.link or link, images)
         return Unit("", self.line([first] if first is not None else nested), link, images)
 
     def inner_items(self, content: list[SyntaxTreeNode]) -> list[Unit]:

@@ -322,6 +322,9 @@ def _furthest_fitting(cuts: _Cuts, start: int, candidates: list[int], fits: Fits
 SHORTEN_WINDOW = 4000
 
 
+_CLOSING_QUOTE = {"“": "”", "「": "」", "『": "』", "«": "»"}
+
+
 def shorten(text: str, fits: Callable[[str], bool]) -> str:
     """`text`, or its longest beginning that fits: whole sentences if one fits, else cut at a clause,
     a space or between CJK characters and ended with ELLIPSIS. "" when not even a word fits."""
@@ -332,12 +335,16 @@ def shorten(text: str, fits: Callable[[str], bool]) -> str:
     if not text or fits(text):
         return text
     cuts = _Cuts(text)
+    opening = text[:1]
+    closing = _CLOSING_QUOTE.get(opening)
 
     def candidate(position: int) -> str:
         head = text[:position].rstrip()
-        if not cuts.mid_sentence(position):
-            return head
-        return head.rstrip("，、；,;—–-· ") + ELLIPSIS
+        if cuts.mid_sentence(position):
+            head = head.rstrip("，、；,;—–-· ") + ELLIPSIS
+        if closing and head.count(opening) > head.count(closing):
+            head += closing  # a quote cut short is still closed: “First sentence.”
+        return head
 
     found: list[str] = []  # the longest beginning at each level, coarsest first
     for level in ("sentence", "clause", "space", "cjk", "grapheme"):
