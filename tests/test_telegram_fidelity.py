@@ -404,3 +404,13 @@ def test_the_fidelity_fixtures_render_the_same_twice():
     for text in (JEKYLL_EN, HUGO_ZH, forty_images(), link_list_issue()):
         assert (CHANNEL.preview_files(CHANNEL.render(make_post(text), FULL))
                 == CHANNEL.preview_files(CHANNEL.render(make_post(text), FULL)))
+
+
+def test_a_quote_under_a_list_item_starts_at_its_bar_and_a_quoted_list_keeps_its_indent():
+    _, payload = render("---\ntitle: Links\n---\n- [A faster checker](https://a.example/post) by Ana\n"
+                        "  > We rewrote constraint solving.\n  > It is three times faster.\n\n"
+                        "> - a quoted item\n>\n>   with a second paragraph\n")
+    text = "\n".join(all_texts(payload))
+    assert "<blockquote>We rewrote constraint solving." in text
+    assert not re.search(r"<blockquote>\s", text)
+    assert re.search(r"<blockquote>• a quoted item\n+ +with a second paragraph", text)

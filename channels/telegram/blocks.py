@@ -285,12 +285,14 @@ def list_runs(node: SyntaxTreeNode, ctx: RenderContext, depth: int) -> list[Run]
         if node.type == "bullet_list" and item.attrs.get("class") == "task-list-item":
             marker = ""  # its ☐/☑ is the marker
         content = join_parts((block_runs(c, ctx, depth + 1) for c in item.children), "\n", ctx)
-        items.append([Run(marker, ctx.quote)] + indent_runs(content, LIST_INDENT))
+        items.append([Run(marker, ctx.quote)] + indent_runs(content, LIST_INDENT, inside_quote=bool(ctx.quote)))
     return join_parts(items, "\n\n" if loose else "\n", ctx)
 
 
-def indent_runs(runs: list[Run], indent: str) -> list[Run]:
-    """Indent every line after the first, except lines of preformatted code."""
+def indent_runs(runs: list[Run], indent: str, inside_quote: bool = True) -> list[Run]:
+    """Indent every line after the first, except lines of preformatted code and, in a list that is
+    not itself quoted, the lines of a quote under an item: its bar sets it apart, and spaces would
+    open the quote's text."""
     out: list[Run] = []
     at_line_start = False
     for run in runs:
@@ -303,7 +305,7 @@ def indent_runs(runs: list[Run], indent: str) -> list[Run]:
                 out.append(Run("\n", run.tags))
                 at_line_start = True
             if line:
-                if at_line_start:
+                if at_line_start and (inside_quote or BLOCKQUOTE not in run.tags):
                     out.append(Run(indent, quote_of(run.tags)))
                 out.append(Run(line, run.tags))
                 at_line_start = False
