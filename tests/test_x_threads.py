@@ -528,3 +528,15 @@ def test_a_byline_item_is_told_by_its_excerpt_and_a_cut_quote_stays_closed():
     assert first[1].endswith("”") and first[1].count("“") == first[1].count("”") == 1
     assert second[0] == "Can laziness be taught? by Kim Ode"  # no comma after a question mark
     assert second[1] == "“A talk on teaching evaluation order to newcomers.”"
+
+
+def test_a_line_that_shows_its_link_gets_no_link_line_repeating_it():
+    post = make("---\ntitle: Notes\n---\nWhat this issue covers, in a sentence of some length.\n\n## Tools\n\n"
+                "The new release at https://tool.example.org/releases/2 is faster, and it fixes the cache.\n\n"
+                "## Reading\n\nA long read on queues explains backpressure well: [the post](https://queues.example.org/q).\n",
+                "notes")
+    texts = bare(CHANNEL.render(post, SUMMARY))
+    tools = next(t for t in texts if t.startswith("Tools"))
+    assert tools.count("https://tool.example.org/releases/2") == 1
+    reading = next(t for t in texts if t.startswith("Reading"))
+    assert reading.count("https://queues.example.org/q") == 1  # a link behind text still gets its line

@@ -72,6 +72,10 @@ def _tweet(title: str, line: str, link: str = "", images: tuple[str, ...] = (), 
     if title and (crowded or not _fits(before + [Block(title)] + tail)):  # a long title leaves the line room
         title = shorten(title, lambda t: weighted_length(t) <= _ROOM // 2 and _fits(before + [Block(t)] + tail))
     head = before + ([Block(title, kind=title_kind)] if title else [])
+    if link and line and link in line:  # the line shows the link itself: no link line repeating it
+        inline = shorten(line, lambda text: _fits(head + [Block(text)] + after))
+        if link in inline:
+            tail, line = after, inline
     line = shorten(line, lambda text: _fits(head + [Block(text)] + tail)) if line else ""
     group = head + ([Block(line)] if line else []) + tail
     if not group or not (line or link or after or title_kind == "title" or before):
