@@ -390,3 +390,14 @@ def test_hugo_text_summary_and_long_descriptions_are_shortened_for_the_preview(h
     payload = render(f"---\ntitle: P\ndate: 2026-01-01\ndescription: {long}\n---\nBody.\n", settings)
     assert len(payload.preheader) <= 140 and payload.preheader.endswith("…")
     assert render(JEKYLL, settings).preheader == "Five photos from the coast, and the tools behind them."
+
+
+def test_a_summary_written_as_prose_reads_as_a_paragraph_and_points_as_a_list(home):
+    settings = make_settings(home)
+    prose = render("---\ntitle: T\nsummary: This week we look at queues, retries and exactly-once delivery.\n---\nBody.\n",
+                   settings)
+    box = prose.html[prose.html.index('class="summary"'):prose.html.index('<div class="post"')]
+    assert "<li" not in box and ">This week we look at queues, retries and exactly-once delivery.</p>" in box
+    assert "\nThis week we look at queues" in prose.text and "- This week" not in prose.text
+    points = render("---\ntitle: T\nsummary:\n  - Queues\n  - Retries\n---\nBody.\n", settings)
+    assert re.search(r"<li[^>]*>Queues</li>", points.html) and "- Queues\n- Retries" in points.text

@@ -117,8 +117,11 @@ def _render_text(post: Post, settings: Settings, labels: dict, context: _Context
         blocks.append(_wrap(meta))
     if post.summary:
         points = [labels["in_this_issue"] + labels["colon"].rstrip()]
-        for point in post.summary:
-            points += _hanging("- ", _wrap(point, TEXT_WIDTH - 2))
+        if len(post.summary) == 1:  # a summary written as prose reads as prose, not as one bullet
+            points += _wrap(post.summary[0])
+        else:
+            for point in post.summary:
+                points += _hanging("- ", _wrap(point, TEXT_WIDTH - 2))
         blocks.append(points)
     read_on_web = [labels["read_on_web"] + labels["colon"] + _tagged(post.url, context)]
     blocks.append(read_on_web)
