@@ -39,8 +39,13 @@ def longest_fitting_head(nodes: Sequence, write_head: Callable[[int], str],
     `write_head(cut)` fits, moved back to before a heading if one starts a section late enough;
     None when not even the first block fits."""
     cuts = [i for i, node in enumerate(nodes) if i > 0 and is_block(node)]
-    low, high, best = 0, len(cuts) - 1, None
-    while low <= high:  # the head grows with the cut, so the largest fitting cut is found by halving
+    # The head grows with the cut. Doubling from the start first keeps every trial head near the
+    # size that fits (a megabyte post is never written whole again), then halving finds the cut.
+    low, high, best, step = 0, len(cuts) - 1, None, 1
+    while step - 1 <= high and fits(write_head(cuts[step - 1])):
+        best, low, step = step - 1, step, step * 2
+    high = min(high, step - 2)
+    while low <= high:
         middle = (low + high) // 2
         if fits(write_head(cuts[middle])):
             best, low = middle, middle + 1
