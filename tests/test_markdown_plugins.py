@@ -275,3 +275,27 @@ def test_markdown_written_inside_raw_html_reads_as_markup_not_asterisks():
         assert "Case 1: a CommonJS config" in text and "**Case" not in text and "`module" not in text, channel
     assert "<strong>Case 1: a CommonJS config</strong>" in outputs["email.html"]
     assert "**kept** `as is`" in visible(outputs["email.html"])  # preformatted text keeps its characters
+
+
+def test_a_markdown_1_block_is_read_as_markdown_and_code_showing_one_is_not():
+    post = make_post('Intro.\n\n<div class="alert" role="alert" markdown="1">\n**Numbers:** see *the* '
+                     "[figures](https://figures.example/about).\n</div>\n\nAfter.\n\n"
+                     '```html\n<div markdown="1">\n**kept**\n</div>\n```\n')
+    outputs = rendered(post)
+    for channel, output in outputs.items():
+        if channel != "email.text":
+            assert "[figures]" not in visible(output) and "**Numbers" not in visible(output), channel
+    assert_link_kept(outputs, "https://figures.example/about")
+    assert '<div markdown="1">' in outputs["email.text"]  # the fenced code keeps it
+
+
+def test_zenn_messages_are_callouts_and_its_embeds_are_links():
+    post = make_post(":::message alert\nこの記事は古い情報を含みます。\n:::\n\n:::message\n補足です。\n:::\n\n"
+                     "@[tweet](https://twitter.com/zenn_dev/status/1)\n\n@[youtube](dQw4w9WgXcQ)\n",
+                     front="lang: ja\n")
+    outputs = rendered(post)
+    telegram = outputs["telegram"]
+    assert "<b>警告</b>" in telegram and "<b>情報</b>" in telegram and "alert" not in visible(telegram)
+    assert_link_kept(outputs, "https://twitter.com/zenn_dev/status/1")
+    assert_link_kept(outputs, "https://www.youtube.com/watch?v=dQw4w9WgXcQ")
+    assert "@" not in visible(telegram) and "@tweet" not in outputs["email.text"]
