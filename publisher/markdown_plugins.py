@@ -12,6 +12,7 @@ loses the text of a construct it has no special handling for:
 - Docusaurus admonitions `:::note Title` … `:::` (also `:::tip[Title]`, and any `:::word`): an
   `admonition` node (meta: kind, title) whose first child is its title as a bold paragraph
   (the kind's name when no title is written), then its body;
+- Zenn's `:::message` / `:::message alert` (info / warning admonitions) and `@[tweet](url)` embeds (links);
 - CJK emphasis `**注意：**文字` (publisher.markdown_cjk).
 """
 from __future__ import annotations
@@ -158,9 +159,29 @@ def _inline(children: list[Token], md: MarkdownIt) -> list[Token]:
             label, close = children[index], children[index + 1]
             index += 2
             out += _bare_link(token, label, close, md)
+        elif token.type == "text" and token.content.endswith("@") and _is_embed(children[index:index + 3]):
+            opening, label = children[index], children[index + 1]
+            index += 3
+            href = str(opening.attrGet("href") or "")
+            if label.content == "youtube" and "://" not in href:
+                href = f"https://www.youtube.com/watch?v={href}"
+                opening.attrSet("href", href)
+            label.content = href if "://" in href else label.content
+            out += [Token("text", "", 0, content=token.content[:-1]), opening, label, children[index - 1]]
         else:
             out.append(token)
     return out
+
+
+# Zenn's embeds, `@[tweet](url)`, `@[youtube](id)`, `@[card](url)` (https://zenn.dev/zenn/articles/markdown-guide):
+# the page they show, as a link.
+_ZENN_EMBEDS = frozenset({"tweet", "card", "github", "gist", "youtube", "speakerdeck", "slideshare", "docswell",
+                          "codepen", "codesandbox", "stackblitz", "figma", "jsfiddle", "blueprintue"})
+
+
+def _is_embed(tokens: list[Token]) -> bool:
+    return (len(tokens) == 3 and tokens[0].type == "link_open" and tokens[1].type == "text"
+            and tokens[1].content in _ZENN_EMBEDS and tokens[2].type == "link_close")
 
 
 def _bare_link(opening: Token, label: Token, closing: Token, md: MarkdownIt) -> list[Token]:
@@ -181,6 +202,8 @@ def _admonition(token: Token, state: StateCore, language: list[str]) -> list[Tok
         return [_block("admonition_close", "div", -1, markup=token.markup)]
     match = _ADMONITION_OPEN.match(token.info)
     kind, rest = (match.group(1).lower(), match.group(2).strip()) if match else ("note", "")
+    if kind == "message":  # Zenn's `:::message` (a note) and `:::message alert` (a warning)
+        kind, rest = ("warning", "") if rest == "alert" else ("info", rest)
     if rest.startswith("[") and rest.endswith("]"):
         title = rest[1:-1].strip()
     elif attribute := _TITLE_ATTRIBUTE.match(rest):
