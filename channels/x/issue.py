@@ -331,6 +331,7 @@ def _read_items(reader: _Reader, post: Post) -> list[Unit]:
         unit = reader.heading_item(heading, content, inner)
         if unit is not None:
             units.append(unit)
-    units = _merged([u for u in units if not _SPONSOR.search(u.title) and not boilerplate(u.title or u.line)])
+    units = _merged([u for u in units if (u.title or u.line)  # a bare link tells nothing
+                     and not _SPONSOR.search(u.title) and not boilerplate(u.title or u.line)])
     linked = sum(1 for u in units if u.link)
     return units if linked >= 2 and 2 * linked >= len(units) else []

@@ -220,7 +220,14 @@ def sentences(text: str) -> list[str]:
     """The sentences of `text`, as written (stripped), never cut inside a number or URL, after an
     abbreviation ("Dr.", "e.g.", "U.S.", "No. 5", initials) or after a colon."""
     bounds = [0, *_Cuts(text, measure=False).at("sentence"), len(text)]
-    return [s for s in (text[a:b].strip() for a, b in zip(bounds, bounds[1:])) if s]
+    spans: list[tuple[int, int]] = []
+    for a, b in zip(bounds, bounds[1:]):
+        piece = text[a:b].strip()
+        if spans and piece and not any(c.isalnum() for c in piece):
+            spans[-1] = (spans[-1][0], b)  # "リリースされました！🎉🎉" : emoji after the mark end nothing
+        elif piece:
+            spans.append((a, b))
+    return [text[a:b].strip() for a, b in spans]
 
 
 # ---------------------------------------------------------------------------------------------
