@@ -191,11 +191,12 @@ def _material(post) -> int:
     return MIN_SUMMARY if weight > 5 * 280 else 1
 
 
+_LIST_MARKER = re.compile(r"^(?:[-*•]|\d{1,3}[.)])\s+")
 _URL_IN_PARENS = re.compile(r"\s*[(（]https?://[^\s)）]*[)）]")
 
 
 def _ends_cleanly(line: str, post) -> bool:
-    line = _URL.sub("", _URL_IN_PARENS.sub("", line)).strip()
+    line = _LIST_MARKER.sub("", _URL.sub("", _URL_IN_PARENS.sub("", line)).strip())
     if not line or _SENTENCE_END.search(line) or line.endswith("…"):
         return True
     tail = norm(line)[-16:]
