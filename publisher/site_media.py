@@ -126,3 +126,35 @@ def literal_url(tag: str) -> str | None:
     `{{ "/assets/a.png" | relative_url }}` is /assets/a.png (resolved against the post's URL later)."""
     m = _LITERAL_URL.match(tag.strip())
     return (m[1] if m[1] is not None else m[2]).strip() if m else None
+
+
+# Callout shortcodes and tags, as the admonitions the channels render: Docsy's `{{% alert title="…"
+# color="warning" %}}`, hugo-notice's `{{< notice warning >}}`, hugo-book's `{{< hint info >}}`,
+# Hextra's `{{< callout type="warning" >}}`, LoveIt's `{{< admonition tip "Title" >}}`, Hexo NexT's
+# `{% note warning %}` … `{% endnote %}`.
+_CALLOUTS = frozenset({"alert", "notice", "hint", "callout", "admonition", "note", "tip", "warning", "info",
+                       "caution", "danger", "important"})
+_KINDS = {"note": "note", "tip": "tip", "info": "info", "warning": "warning", "caution": "caution",
+          "danger": "danger", "important": "important", "success": "tip", "error": "danger", "primary": "info",
+          "secondary": "note", "question": "info", "example": "note", "abstract": "note", "bug": "danger",
+          "failure": "danger", "quote": "note"}
+
+
+def callout_fence(chunk: str, start: int, end: int) -> str | None:
+    """`:::kind Title` for a callout tag standing alone on its line, `:::` for its closing tag;
+    None for any other tag (or one sharing its line with text, which a fence would swallow)."""
+    line_start, line_end = chunk.rfind("\n", 0, start) + 1, chunk.find("\n", end)
+    if chunk[line_start:start].strip() or chunk[end:len(chunk) if line_end < 0 else line_end].strip():
+        return None
+    parsed = _parse(chunk[start:end])
+    if parsed is None:
+        return None
+    name, named, positional = parsed
+    if name.lstrip("/").removeprefix("end") in _CALLOUTS and (name.startswith("/") or name.startswith("end")):
+        return ":::"
+    if name not in _CALLOUTS:
+        return None
+    word = (named.get("type") or named.get("color") or (positional[0] if positional else "") or name).lower()
+    kind = _KINDS.get(word, "note")
+    title = named.get("title") or (positional[1] if len(positional) > 1 and name == "admonition" else "")
+    return f":::{kind} {_label(title)}".rstrip()

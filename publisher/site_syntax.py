@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from publisher.markdown import ALLOWED_TAGS, DROPPED_WITH_CONTENT
-from publisher.site_media import iframe_link, is_cross_reference, literal_url, media_markdown
+from publisher.site_media import callout_fence, iframe_link, is_cross_reference, literal_url, media_markdown
 
 HTML_TAGS = frozenset(ALLOWED_TAGS | DROPPED_WITH_CONTENT | {"html", "head", "body", "link", "meta", "font",
                                                              "center", "video", "audio", "source", "form"})
@@ -351,7 +351,7 @@ def _templates(chunk: str, masked: str, cuts: list, state: _State, line_of) -> N
             cuts.append((start, end, value, False))
         elif (path := literal_url(chunk[start:end])) is not None:
             cuts.append((start, end, path.replace(" ", "%20"), False))
-        elif (markdown := media_markdown(chunk[start:end])) is not None:
+        elif (markdown := media_markdown(chunk[start:end]) or callout_fence(chunk, start, end)) is not None:
             cuts.append((start, end, markdown, False))
         elif is_cross_reference(chunk[start:end]) and (opening := _link_text_start(masked, start, end)) is not None:
             cuts.extend([(opening, opening + 1, "", False), (start - 2, end + 1, "", False)])  # text, unlinked

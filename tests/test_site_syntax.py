@@ -55,7 +55,7 @@ def test_liquid_and_hugo_tags_are_reported_and_left_out(tag):
 
 def test_tag_lines_are_dropped_and_multiline_shortcodes_found():
     out = clean("Intro line\n{% include ad.html %}\nsame paragraph.\n\n{{< figure src=\"a.png\"\n"
-                "    caption=\"雪\" >}}\n\n{{< tip >}}\nInner text stays.\n{{< /tip >}}\n")
+                "    caption=\"雪\" >}}\n\n{{< columns >}}\nInner text stays.\n{{< /columns >}}\n")
     assert out.text == "Intro line\nsame paragraph.\n\n![雪](a.png)\n\nInner text stays.\n"
     assert [n.split(":")[0] for n in out.notes] == ["line 2", "line 8", "line 10"]
 
@@ -154,3 +154,22 @@ def test_page_variables_take_the_front_matter_text():
                 "{{ page.tags }} {{ page.missing }} {{ page.draft }}.\n", meta=meta)
     assert out.text == "![hero](/img/hero.png) by Priya, /img/hero.png;.\n"
     assert len(out.notes) == 3
+
+
+@pytest.mark.parametrize("opening, closing, fence", [
+    ('{{% alert title="Breaking change" color="warning" %}}', "{{% /alert %}}", ":::warning Breaking change"),
+    ("{{< notice tip >}}", "{{< /notice >}}", ":::tip"),
+    ('{{< callout type="error" >}}', "{{< /callout >}}", ":::danger"),
+    ('{{< admonition note "Heads up" >}}', "{{< /admonition >}}", ":::note Heads up"),
+    ("{% note warning %}", "{% endnote %}", ":::warning"),
+])
+def test_callout_tags_on_their_own_lines_become_admonitions(opening, closing, fence):
+    cleaned = clean(f"Before.\n\n{opening}\nThe **v1** API is gone.\n{closing}\n\nAfter.\n")
+    assert cleaned.text == f"Before.\n\n{fence}\nThe **v1** API is gone.\n:::\n\nAfter.\n" and not cleaned.notes
+    tree = parse_body(cleaned.text)
+    assert [node.type for node in tree.children] == ["paragraph", "admonition", "paragraph"]
+
+
+def test_a_callout_tag_sharing_its_line_is_left_out_and_reported():
+    cleaned = clean("Inline {{< notice warning >}}here{{< /notice >}} text.\n")
+    assert ":::" not in cleaned.text and "here" in cleaned.text and len(cleaned.notes) == 2
