@@ -540,3 +540,29 @@ def test_a_line_that_shows_its_link_gets_no_link_line_repeating_it():
     assert tools.count("https://tool.example.org/releases/2") == 1
     reading = next(t for t in texts if t.startswith("Reading"))
     assert reading.count("https://queues.example.org/q") == 1  # a link behind text still gets its line
+
+
+MASTHEAD_ISSUE = """---
+title: "Acme Weekly｜Release notes and three fixes"
+description: Release notes and three fixes
+---
+**Weekly highlights from the Acme community, every Friday.**
+
+**Acme homepage:** *[https://acme.example.org](https://acme.example.org)*
+
+**Acme:** *[https://github.com/acme](https://github.com/acme)*
+
+## Fixes
+
+- [Retry budget honoured](https://github.com/acme/acme/pull/12): the client stops after the budget.
+- [Faster cold start](https://github.com/acme/acme/pull/15): the cache is warmed on boot.
+- [A new kind of queue](https://queue.example.com/new): deeper path, an article.
+"""
+
+
+def test_the_masthead_and_a_description_the_title_already_says_are_not_told():
+    texts = bare(CHANNEL.render(make(MASTHEAD_ISSUE, "acme-weekly"), SUMMARY))
+    assert texts[0].split("\n\n")[1] == "Weekly highlights from the Acme community, every Friday."
+    joined = "\n".join(texts)
+    assert "https://acme.example.org\n" not in joined + "\n" and "https://github.com/acme\n" not in joined + "\n"
+    assert "https://queue.example.com/new" in joined and "https://github.com/acme/acme/pull/12" in joined

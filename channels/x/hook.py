@@ -37,6 +37,7 @@ _BOILERPLATE = re.compile("|".join([
     r"^\d+\s*min(?:ute)?s? read\b|^photo (?:by|credit)\b|^(?:image|cover) (?:credit|source)\b|^edit this page\b",
     r"\b(?:this|the|our) newsletter is\b|^you(?:'re| are) receiving this\b",
     r"^(?:read more|read on|continue reading|source|link|more|here|via|comments?|discussion)\W*$",
+    r"^\S{0,24}\s?(?:official (?:web)?site|homepage|官网|官方网站|主页|公式サイト)\W*$",  # "Acme homepage"
     # Chinese
     r"^(?:大家好|各位(?:读者|朋友)|亲爱的)", r"欢迎(?:来到|阅读|关注|订阅|收看|收听)", r"点击(?:上方|下方|关注|阅读原文|蓝字)",
     r"关注(?:我们|公众号|本号)", r"本文(?:首发|转载|作者|字数|约\d|来源)", r"转载请|版权(?:声明|所有)|免责声明",
@@ -94,7 +95,7 @@ def usable(sentence: str, title: str = "") -> bool:
     """Good enough to hook a reader: substantive, no lead-in, no boilerplate, not the title again."""
     text = clean(sentence)
     return bool(text) and substantive(text) and not lead_in(text) and not boilerplate(text) and \
-        not same_text(text, title)
+        not (_key(text) and _key(text) in _key(title))  # the title again, or a part of it ("A｜B" then "B")
 
 
 def block_sentences(block: Block) -> list[str]:

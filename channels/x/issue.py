@@ -14,7 +14,7 @@ import html
 import re
 from dataclasses import dataclass
 from typing import Iterable
-from urllib.parse import unquote, urldefrag
+from urllib.parse import unquote, urldefrag, urlsplit
 
 from markdown_it.tree import SyntaxTreeNode
 
@@ -290,6 +290,17 @@ def issue_items_asked(post: Post, used: set[str]) -> tuple[list[Unit], set[str]]
     return _read_items(reader, post), asked.asked
 
 
+_ACCOUNT_HOSTS = frozenset({"github.com", "gitlab.com", "gitee.com", "twitter.com", "x.com", "www.youtube.com",
+                            "youtube.com", "www.linkedin.com", "bsky.app", "mastodon.social", "weibo.com"})
+
+
+def _homepage(url: str) -> bool:
+    """A site's or an account's front page (https://acme.dev, https://github.com/acme)."""
+    parts = urlsplit(url)
+    depth = len([p for p in parts.path.split("/") if p])
+    return bool(url) and not parts.query and (depth == 0 or depth == 1 and (parts.hostname or "") in _ACCOUNT_HOSTS)
+
+
 def _merged(units: list[Unit]) -> list[Unit]:
     """One item per link: an issue that lists its stories up front and tells them below names each
     link twice; the item that says more (a line, then images) stands where the link came first."""
@@ -332,6 +343,7 @@ def _read_items(reader: _Reader, post: Post) -> list[Unit]:
         if unit is not None:
             units.append(unit)
     units = _merged([u for u in units if (u.title or u.line)  # a bare link tells nothing
+                     and (u.line or not _homepage(u.link))  # "Acme" → acme.dev is the masthead, not a story
                      and not _SPONSOR.search(u.title) and not boilerplate(u.title or u.line)])
     linked = sum(1 for u in units if u.link)
     return units if linked >= 2 and 2 * linked >= len(units) else []
