@@ -73,8 +73,12 @@ def preview(
     table = Table(title=f"Preview of {safe(rendered.post.title)}", show_lines=False)
     table.add_column("channel")
     table.add_column("problems")
+    notes = any(rendered.notes.values())
+    if notes:
+        table.add_column("notes (do not stop a press)")
     for name, problems in rendered.problems.items():
-        table.add_row(name, safe("\n".join(problems)) if problems else "[green]none[/]")
+        row = [name, safe("\n".join(problems)) if problems else "[green]none[/]"]
+        table.add_row(*row, *([safe("\n".join(rendered.notes.get(name, [])))] if notes else []))
     out.print(table)
     out.print(f"Wrote {len(written)} files. Open [bold]{safe((out_dir / 'index.html').resolve())}[/] to see every "
               "channel.", highlight=False)

@@ -6,6 +6,7 @@ one problem left to the editor (a title over 32 characters)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -490,3 +491,14 @@ def test_the_payload_keeps_its_shape_references_and_images():
                              "https://media.example.net/2026/04/bee.gif",
                              "https://images.example-cdn.com/photo-1682?auto=format&w=1200")
     assert all(f'src="{url.replace("&", "&amp;")}"' in photos.content for url in photos.images)
+
+
+def test_the_preview_command_shows_that_a_long_post_is_shortened_without_calling_it_a_problem(tmp_path):
+    from tests.conftest import run_cli
+
+    post = tmp_path / "long.md"
+    post.write_text(_long_issue("en", "A sentence of some length that fills the issue. " * 2), "utf-8")
+    result = run_cli("preview", str(post), "--out", str(tmp_path / "out"), env={"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    assert "notes (do not stop a press)" in result.stdout and "a WeChat article takes fewer than 20,000" in result.stdout
+    assert json.loads((tmp_path / "out" / "checks.json").read_text("utf-8"))["wechat"] == []
