@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from channels.base import PermanentError, SendContext, TransientError, UncertainError
 from channels.wechat.channel import WechatChannel
+from channels.wechat.checks import visible_text
 from channels.wechat.client import json_body_bytes
 from channels.wechat.deliver import image_part, planned_parts
 from channels.wechat.parts import describe_part
@@ -672,3 +673,20 @@ def test_configured_needs_both_credentials(settings):
     assert CHANNEL.configured(settings)
     assert not CHANNEL.configured(dataclasses.replace(settings, wechat_app_secret=""))
     assert not CHANNEL.configured(load_settings(env={}))
+
+
+def test_a_platform_that_counts_the_markup_gets_the_article_cut_to_fit_in_one_draft(settings, store, sandbox):
+    sandbox.configure(content_count="markup")
+    weekly = "\n\n".join(f"## 第 {n} 条\n\n这一条新闻讲的是[某个项目](https://news.example.cn/{n})的最新进展，值得一读。"
+                         for n in range(200))
+    post = parse_post("---\ntitle: 周刊\n---\n" + weekly, name="weekly.md", settings=settings)  # the cover: a card
+    run = Run(settings, store, post)
+    assert len(run.article.content) > 20_000 > len(visible_text(run.article.content))  # our checks pass it
+    receipt = run.send()
+    [draft] = sandbox.drafts()
+    content = draft["news_item"][0]["content"]
+    assert receipt.state == "sent" and "cut to fit" in receipt.detail
+    assert len(content) < 20_000 and content.endswith("</p></section>") and "阅读原文" in content[-300:]
+    assert "第 0 条" in content and "第 199 条" not in content
+    assert [p for p in sandbox.paths() if p == "/cgi-bin/draft/add"] == ["/cgi-bin/draft/add"] * 2  # 45002, then one draft
+    assert run.send().state == "sent" and len(sandbox.drafts()) == 1  # pressing again adds nothing

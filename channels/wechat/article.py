@@ -58,6 +58,8 @@ class WechatArticle:
     shortened: Shortened | None = None
     # The post's author when no form of it fits WeChat's author field, so the article has none.
     author_left_out: str = ""
+    # The closing line of a shortened article (a block in the theme), in the post's language.
+    continued: str = ""
 
 
 def render_article(post: Post, tag_link: LinkTag | None = None) -> WechatArticle:
@@ -77,6 +79,7 @@ def render_article(post: Post, tag_link: LinkTag | None = None) -> WechatArticle
         thumb_card=thumb is None,
         shortened=shortened,
         author_left_out="" if author else (post.author or ""),
+        continued=continued_block(post),
     )
 
 
@@ -186,11 +189,15 @@ def render_content(post: Post, tag_link: LinkTag | None = None) -> tuple[str, tu
     return head, head_images, Shortened(len(visible_text(head)), len(visible_text(content)), kept, blocks)
 
 
+def continued_block(post: Post) -> str:
+    return _tag("p", "continued", html.escape(words(post.language)["continued"], quote=False))
+
+
 def _write(post: Post, nodes: list, tag_link: LinkTag | None, continued: bool = False) -> tuple[str, tuple[str, ...]]:
     writer = _ArticleWriter(base_url=post.url, tag_link=tag_link)
     body = writer.blocks(nodes, _Context())
     if continued:
-        body += _tag("p", "continued", html.escape(words(post.language)["continued"], quote=False))
+        body += continued_block(post)
     references = writer.references_html(words(post.language)["references"])
     return _tag("section", "article", body + references), tuple(writer.images)
 

@@ -120,6 +120,10 @@ class _Delivery(_DeliverySteps):
         raise self.person_decides(f"WeChat publish of draft {media_id} is unconfirmed: the draft left the draft box "
                                   "but no published article matches it; look at mp.weixin.qq.com")
 
+    def shortened_detail(self) -> str:
+        return (" (WeChat counted the article's HTML against its 20,000 limit, so it went out cut to fit, "
+                "with a line pointing to 阅读原文)") if self.shortened_for_markup else ""
+
     def person_decides(self, why: str) -> PermanentError:
         return PermanentError(f"{why}, then run `publisher retry POST --channel wechat --resolve sent|resend`")
 
@@ -210,8 +214,8 @@ class _Delivery(_DeliverySteps):
             self.settle(update, lambda: self.update_draft(draft_id, body))
             self.finished(update)
         if not publishing:
-            return Receipt("sent", self.done, len(self.parts), detail=f"draft {draft_id} is in the WeChat draft box",
-                           remote_ids=(draft_id,))
+            return Receipt("sent", self.done, len(self.parts), detail=f"draft {draft_id} is in the WeChat draft box"
+                           + self.shortened_detail(), remote_ids=(draft_id,))
         return self.publish(draft_id)
 
     def publish(self, draft_id: str) -> Receipt:
@@ -222,7 +226,7 @@ class _Delivery(_DeliverySteps):
             url = self.poll_publish(entry.remote_id) or None
             self.ledger.mark_sent("publish", remote_id=entry.remote_id, remote_url=url)  # the URL, once known
         self.finished("publish")
-        detail = f"published: {url}"
+        detail = f"published: {url}" + self.shortened_detail()
         if stale:
             detail += " (published before the post was last edited; publish again to send the edit)"
         return Receipt("sent", self.done, len(self.parts), detail=detail, remote_ids=(draft_id, entry.remote_id),

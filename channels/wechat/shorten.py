@@ -6,6 +6,7 @@ stop the whole press for a long link roundup that every other channel carries; t
 press plan say what was left out (WechatChannel.notes)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -58,3 +59,29 @@ def longest_fitting_head(nodes: Sequence, write_head: Callable[[int], str],
     if sections and sections[-1] >= SECTION_SHARE * cut:
         return sections[-1]
     return cut
+
+
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*?(/?)>")
+_VOID = frozenset({"img", "br", "hr", "wbr", "input", "meta", "link", "source", "col", "area", "embed"})
+# Room for the closing line and the wrapping section's end tag beyond the blocks kept.
+MARKUP_MARGIN = 200
+
+
+def within_markup(content: str, limit: int, closing: str) -> str | None:
+    """The article cut between two of its top-level blocks so that its HTML, `closing` (a block
+    of our own) appended, is shorter than `limit` characters: for a draft/add that counts its
+    20,000 on the markup (answering 45002) where our checks count the text. None when not even the
+    first block fits."""
+    depth, best = 0, None
+    for match in _TAG.finditer(content):
+        closing_tag, name = match.group(1) == "/", match.group(2).lower()
+        if name in _VOID or match.group(3):
+            continue
+        depth += -1 if closing_tag else 1
+        if closing_tag and depth == 1:  # a block inside the article's one <section> ends here
+            if match.end() + len(closing) + MARKUP_MARGIN >= limit:
+                break
+            best = match.end()
+    if best is None:
+        return None
+    return content[:best] + closing + "</section>"

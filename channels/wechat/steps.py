@@ -17,8 +17,10 @@ from channels.wechat.checks import _short
 from channels.wechat.client import WechatClient, _sha256, sendable_text
 from channels.wechat.cover_card import cover_card_png
 from channels.wechat.images import _multipart, upload_ready_image
-from channels.wechat.limits import BODY_IMAGE_BYTE_LIMIT, COVER_IMAGE_BYTE_LIMIT
+from channels.wechat.errors import _errcode
+from channels.wechat.limits import BODY_IMAGE_BYTE_LIMIT, CONTENT_CHAR_LIMIT, COVER_IMAGE_BYTE_LIMIT
 from channels.wechat.parts import article_sha256  # noqa: F401 (re-exported)
+from channels.wechat.shorten import within_markup
 from publisher.image_fetch import fetch_image
 
 PUBLISH_POLL_SECONDS = 5.0  # freepublish/get is polled; the job usually ends in seconds
@@ -30,6 +32,7 @@ PUBLISH_FAILURES = {  # freepublish/get publish_status
     5: "published, then deleted by the account (publish_status 5)",
     6: "published, then blocked by WeChat (publish_status 6)",
 }
+CONTENT_SIZE_ERRCODES = frozenset({45002})  # content size out of limit
 _IMG_SRC = re.compile(r'(<img\b[^>]*?\ssrc=")([^"]*)(")', re.IGNORECASE)
 
 # --- the article as draft/add takes it ----------------------------------------------------------
@@ -68,6 +71,7 @@ class _DeliverySteps:
     ctx: SendContext
     client: WechatClient
     namespace: str  # the upload cache's namespace: the app id
+    shortened_for_markup: bool = False  # draft/add counted the markup: the article went out cut to fit
 
     def upload_body_image(self, url: str) -> tuple[str, str]:
         data, image_format = upload_ready_image(fetch_image(url, self.client.settings).data, BODY_IMAGE_BYTE_LIMIT,
@@ -103,15 +107,30 @@ class _DeliverySteps:
         return media_id, answer.get("url")
 
     def add_draft(self, body: dict) -> tuple[str, None]:
-        answer = self.client.call("/cgi-bin/draft/add", {"articles": [body]})
+        answer = self.within_limit("/cgi-bin/draft/add", body, lambda article: {"articles": [article]})
         media_id = answer.get("media_id")
         if not isinstance(media_id, str) or not media_id:
             raise PermanentError(f"WeChat draft/add answered without a media_id: {str(answer)[:200]}")
         return media_id, None
 
     def update_draft(self, media_id: str, body: dict) -> tuple[str, None]:
-        self.client.call("/cgi-bin/draft/update", {"media_id": media_id, "index": 0, "articles": body})
+        self.within_limit("/cgi-bin/draft/update", body,
+                          lambda article: {"media_id": media_id, "index": 0, "articles": article})
         return media_id, None
+
+    def within_limit(self, path: str, article: dict, request) -> dict:
+        """The call; if WeChat answers 45002 (content size) for an article our checks passed, which
+        happens when it counts the 20,000 on the HTML rather than the text, once more with the
+        article cut to fit that count (shorten.within_markup). No draft exists after a 45002, so
+        the second call cannot make two."""
+        answer = self.client.call(path, request(article), accept=CONTENT_SIZE_ERRCODES)
+        if not _errcode(answer):
+            return answer
+        shorter = within_markup(article["content"], CONTENT_CHAR_LIMIT, self.article.continued)
+        if shorter is None:
+            return self.client.call(path, request(article))  # the same refusal, raised as one
+        self.shortened_for_markup = True
+        return self.client.call(path, request({**article, "content": sendable_text(shorter)}))
 
     def submit(self, media_id: str) -> tuple[str, None]:
         answer = self.client.call("/cgi-bin/freepublish/submit", {"media_id": media_id})

@@ -40,7 +40,7 @@ def _accept_article(state: WeChatState, article: Any, index: int) -> dict[str, A
         raise WeChatError(44004, f"article {index}")
     author, digest = article.get("author", "") or "", article.get("digest", "") or ""
     source_url = article.get("content_source_url", "") or ""
-    _check_limits(index, title, author, digest, content, source_url)
+    _check_limits(index, title, author, digest, content, source_url, state.options.content_count)
     thumb_url = _check_cover(state, article, article_type, index)
     cleaned = _clean_content(state, content, index)
     return {
@@ -71,14 +71,15 @@ def content_chars(content: str) -> int:
     return len(WHITESPACE.sub(" ", html.unescape(ANY_TAG.sub("", content))).strip())
 
 
-def _check_limits(index: int, title: str, author: Any, digest: Any, content: str, source_url: Any) -> None:
+def _check_limits(index: int, title: str, author: Any, digest: Any, content: str, source_url: Any,
+                  content_count: str = "text") -> None:
     if len(title) > TITLE_MAX_CHARS:
         raise WeChatError(45003, f"article {index}: title has {len(title)} chars, limit {TITLE_MAX_CHARS}")
     if not isinstance(author, str) or len(author) > AUTHOR_MAX_CHARS:
         raise WeChatError(45110, f"article {index}: author limit {AUTHOR_MAX_CHARS} chars")
     if not isinstance(digest, str) or len(digest) > DIGEST_MAX_CHARS:
         raise WeChatError(45004, f"article {index}: digest limit {DIGEST_MAX_CHARS} chars")
-    chars = content_chars(content)
+    chars = len(content) if content_count == "markup" else content_chars(content)
     if chars >= CONTENT_MAX_CHARS or len(content.encode("utf-8")) >= CONTENT_MAX_BYTES:
         raise WeChatError(45002, f"article {index}: content has {chars} chars, must be < {CONTENT_MAX_CHARS}")
     if not isinstance(source_url, str) or len(source_url.encode("utf-8")) > SOURCE_URL_MAX_BYTES:

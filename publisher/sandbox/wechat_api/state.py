@@ -39,6 +39,9 @@ class WeChatOptions:
     publish_authorized: bool = True  # False: freepublish answers 48001 (publishing, 2025-07 change)
     allowed_ips: tuple[str, ...] | None = None  # None: no IP whitelist (40164 on token routes)
     callback_url: str | None = None  # PUBLISHJOBFINISH XML is POSTed here when a job finishes
+    # What draft/add's "<20,000 chars" counts: the text (the editor's 正文字数) or the whole HTML string.
+    # The doc does not say; "markup" plays a platform that counts the HTML.
+    content_count: str = "text"
     clock: Callable[[], float] = time.time
 
     def check(self) -> None:
@@ -46,6 +49,8 @@ class WeChatOptions:
             raise ValueError(f"foreign_images must be one of {FOREIGN_IMAGE_MODES}, not {self.foreign_images!r}")
         if self.publish_status not in (0, 2, 3, 4, 5, 6):
             raise ValueError(f"publish_status must be 0, 2, 3, 4, 5 or 6, not {self.publish_status!r}")
+        if self.content_count not in ("text", "markup"):
+            raise ValueError(f"content_count must be 'text' or 'markup', not {self.content_count!r}")
         if self.token_ttl <= 0 or self.publish_polls < 0:
             raise ValueError("token_ttl must be > 0 and publish_polls >= 0")
 
