@@ -13,6 +13,7 @@ loses the text of a construct it has no special handling for:
   `admonition` node (meta: kind, title) whose first child is its title as a bold paragraph
   (the kind's name when no title is written), then its body;
 - Zenn's `:::message` / `:::message alert` (info / warning admonitions) and `@[tweet](url)` embeds (links);
+- a line break inside Chinese or Japanese text joins the lines without a space;
 - CJK emphasis `**注意：**文字` (publisher.markdown_cjk).
 """
 from __future__ import annotations
@@ -151,6 +152,10 @@ def _inline(children: list[Token], md: MarkdownIt) -> list[Token]:
     while index < len(children):
         token = children[index]
         index += 1
+        if token.type == "softbreak" and out and out[-1].type == "text" and index < len(children) \
+                and children[index].type == "text" and _JOINS_LINES.match(out[-1].content[-1:]) \
+                and _JOINS_LINES.match(children[index].content[:1]):
+            continue  # a line break written inside Chinese or Japanese text is no space at all
         if token.type == "footnote_ref":
             number = f"[{token.meta['id'] + 1}]"
             out += [Token("html_inline", "", 0, content="<sup>"), Token("text", "", 0, content=number),
@@ -172,6 +177,10 @@ def _inline(children: list[Token], md: MarkdownIt) -> list[Token]:
             out.append(token)
     return out
 
+
+# Han, kana, CJK punctuation and full-width forms: scripts written without spaces (not Hangul, which has them).
+_JOINS_LINES = re.compile("[\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u31f0-\u31ff\u3400-\u4dbf"
+                          "\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 # Zenn's embeds, `@[tweet](url)`, `@[youtube](id)`, `@[card](url)` (https://zenn.dev/zenn/articles/markdown-guide):
 # the page they show, as a link.
