@@ -566,3 +566,13 @@ def test_the_masthead_and_a_description_the_title_already_says_are_not_told():
     joined = "\n".join(texts)
     assert "https://acme.example.org\n" not in joined + "\n" and "https://github.com/acme\n" not in joined + "\n"
     assert "https://queue.example.com/new" in joined and "https://github.com/acme/acme/pull/12" in joined
+
+
+def test_a_paragraph_told_under_its_heading_is_not_told_again_as_filler():
+    paragraphs = "\n\n".join(" ".join(f"Paragraph {n} sentence {k} makes a claim of some weight about queues."
+                                      for k in range(8)) for n in range(3))
+    closing = ("Acme is a graduated project of the foundation. Acme is committed to open governance. "
+               "Come and join the fun in our community channels!")
+    texts = bare(CHANNEL.render(make(f"---\ntitle: Adoption grew\n---\n{paragraphs}\n\n## Acme is for everyone\n\n"
+                                     f"{closing}\n", "adoption"), SUMMARY))
+    assert sum("Acme is a graduated project" in t for t in texts) == 1

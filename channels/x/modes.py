@@ -162,6 +162,12 @@ def _section_starts(blocks: list[Block], top: int) -> list[int]:
     return starts
 
 
+def _told(sentence: str, taken: set[str]) -> bool:
+    """Whether a line already in the thread says `sentence` (alone, or among the sentences it holds)."""
+    key = used_key(sentence)
+    return key in taken or any(key in told for told in taken)
+
+
 def _section_units(blocks: list[Block], used: set[str], title: str) -> list[Unit]:
     """One unit per section (its heading and first sentence(s)); a long post with few sections also
     gets the first sentences of paragraphs spread over it, then sentences from inside them, up to
@@ -183,7 +189,7 @@ def _section_units(blocks: list[Block], used: set[str], title: str) -> list[Unit
     enough = SUMMARY_MIN_TWEETS * MAX_WEIGHTED  # weighing stops there: a 600 KB paragraph costs no more
     if need > 0 and sum(weighted_length(b.text[:enough]) for b in blocks) >= enough:
         opening = [(i, sentences(b.text)) for i, b in enumerate(blocks) if b.kind == "text" and not b.lead]
-        spare = [(i, line) for i, said in opening if said and usable(said[0], title) and used_key(said[0]) not in taken
+        spare = [(i, line) for i, said in opening if said and usable(said[0], title) and not _told(said[0], taken)
                  for line in [pick_line([blocks[i]], taken, title)] if line]  # a paragraph's opening sentence(s)
         step = max(1.0, len(spare) / need)
         for k in range(min(need, len(spare))):
@@ -194,7 +200,7 @@ def _section_units(blocks: list[Block], used: set[str], title: str) -> list[Unit
         if need > 0:  # few, long paragraphs (an essay in one breath): sentences from inside them, spread
             inner = [(i, said) for i, b in enumerate(blocks) if b.kind == "text" and not b.lead
                      for said in map(clean, sentences(b.text[:enough])[1:])
-                     if usable(said, title) and used_key(said) not in taken]
+                     if usable(said, title) and not _told(said, taken)]
             step = max(1.0, len(inner) / need)
             for k in range(min(need, len(inner))):
                 index, line = inner[int(k * step)]
