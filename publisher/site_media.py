@@ -152,8 +152,8 @@ def callout_fence(chunk: str, start: int, end: int) -> str | None:
     name, named, positional = parsed
     if name.lstrip("/").removeprefix("end") in _CALLOUTS and (name.startswith("/") or name.startswith("end")):
         return ":::"
-    if name not in _CALLOUTS:
-        return None
+    if name not in _CALLOUTS or not re.search(rf"\{{\{{[<%]-?\s*/\s*{name}\b|\{{%-?\s*end{name}\b", chunk[end:]):
+        return None  # not a callout, or one never closed (a fence would swallow the rest of the post)
     word = (named.get("type") or named.get("color") or (positional[0] if positional else "") or name).lower()
     kind = _KINDS.get(word, "note")
     title = named.get("title") or (positional[1] if len(positional) > 1 and name == "admonition" else "")

@@ -81,7 +81,7 @@ def test_pelican_headers_any_case():
     assert p.tags == ("技術", "ニュース") and p.category == "お知らせ"
     assert p.slug == "weekly-3" and p.url == "https://news.example.org/weekly-3"
     assert p.author == "山田太郎, 佐藤花子"
-    assert p.description == "今週の三つの話題。 続きの行。"
+    assert p.description == "今週の三つの話題。続きの行。"  # a Japanese line break is no space
     assert p.body == "本文はここから。"
 
 
