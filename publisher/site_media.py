@@ -87,6 +87,8 @@ def media_markdown(tag: str) -> str | None:
         if _NUMBER.fullmatch(status) and _ID.fullmatch(user):
             return f"<https://x.com/{user}/status/{status}>"
         return None
+    if name == "post_link" and positional:  # Hexo: {% post_link slug [title] %}; the site makes the URL, we cannot
+        return _label(positional[1] if len(positional) > 1 else positional[0])
     if name == "instagram":
         return f"<https://www.instagram.com/p/{first}/>" if _ID.fullmatch(first) else None
     if name == "gist":

@@ -69,6 +69,8 @@ def test_tag_lines_are_dropped_and_multiline_shortcodes_found():
     ('{{< tweet user="someone" id="1234567890" >}}', "<https://x.com/someone/status/1234567890>"),
     ("{{< vimeo 146022717 >}}", "[▶ Vimeo](https://vimeo.com/146022717)"),
     ("{{< gist spf13 7896402 >}}", "<https://gist.github.com/spf13/7896402>"),
+    ("{% post_link mail-spf-dkim %}", "mail-spf-dkim"),  # Hexo: the other post's name, unlinked
+    ('{% post_link aws-ses-block "SES [blocked]" %}', "SES \\[blocked\\]"),
 ])
 def test_media_tags_become_what_readers_can_follow(tag, markdown):
     out = clean(f"Before.\n\n{tag}\n\nAfter.\n")
