@@ -36,6 +36,7 @@ _LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 _ESM = re.compile(r"(?:import\s+(?:[\w$*{][^\n]*?\bfrom\s*['\"]|['\"]|\{|\*\s+as\b)|"
                   r"export\s+(?:const|let|var|function|async|class|default|\{|\*))")
 _TOC_IAL = re.compile(r"^\s*\{:\s*toc\s*\}\s*$")
+_TOC_MARKER = re.compile(r"^[ \t]*(?:\[\[toc\]\]|\[toc\]|\$\{toc\})[ \t]*$", re.M | re.I)  # VitePress, Typora
 _PRE_OPEN = re.compile(r"^ {0,3}<pre\b", re.I)
 _JSX = re.compile(r"<(/?)([A-Z][\w.]*)(?=[\s/>])((?:[^<>{}\"']|\"[^\"]{0,500}\"|'[^']{0,500}'|"
                   r"\{(?:[^{}]|\{[^{}]{0,200}\}){0,500}\}){0,1000})>")
@@ -65,7 +66,7 @@ class Cleaned:
 def clean(text: str, first_line: int = 1, meta: dict | None = None) -> Cleaned:
     """`text` (a post body starting on line `first_line` of its file) without source-site syntax;
     `{{ page.key }}` (Jekyll) and `{{ .Params.key }}` (Hugo) take the text of `meta[key]`."""
-    if not any(mark in text for mark in ("{", "<", "import", "export")):
+    if not any(mark in text for mark in ("{", "<", "import", "export", "[[", "[TOC]", "[toc]")):
         return Cleaned(text)
     state = _State(meta or {})
     rows = _lines(text.split("\n"), first_line)
@@ -214,7 +215,7 @@ def _prose(lines: list[str], numbers: list[int], state: _State) -> list[str]:
             cuts.append((m.start(), m.end(), link, False))
     for m in _RUBY.finditer(masked):
         cuts.append((m.start(), m.end(), _ruby_text(chunk[m.start(1):m.end(1)]), False))
-    for pattern in (_IAL, _ATTR_LINE, _PELICAN_STATIC):
+    for pattern in (_IAL, _ATTR_LINE, _PELICAN_STATIC, _TOC_MARKER):
         cuts.extend((m.start(), m.end(), "", False) for m in pattern.finditer(masked))
     cuts.extend((m.start(1), m.end(1), "", False) for m in _HEADING_ATTRS.finditer(masked))
     start = masked.find("{/*")

@@ -175,3 +175,7 @@ def test_callout_tags_on_their_own_lines_become_admonitions(opening, closing, fe
 def test_a_callout_tag_sharing_its_line_is_left_out_and_reported():
     cleaned = clean("Inline {{< notice warning >}}here{{< /notice >}} text.\n")
     assert ":::" not in cleaned.text and "here" in cleaned.text and len(cleaned.notes) == 2
+
+
+def test_table_of_contents_markers_on_their_own_lines_are_dropped():
+    assert clean("Intro.\n\n[[TOC]]\n\n## A\n\ntext [toc] inline\n\n[TOC]\n").text == "Intro.\n\n## A\n\ntext [toc] inline\n"
