@@ -117,8 +117,9 @@ def load_post(path: str | Path, settings: Settings) -> Post:
         line = raw[: exc.start].count(b"\n") + 1
         raise PostError(f"{name}, line {line}", "is not UTF-8 text; save the file as UTF-8") from None
     # A page bundle (Hugo, Docusaurus: my-post/index.md) is named by its folder.
-    stem = path.resolve().parent.name if path.stem.lower() in ("index", "_index", "readme") else path.stem
-    return parse_post(text, name=name, settings=settings, default_slug=stem or "post")
+    bundle = path.stem.lower() in ("index", "_index", "readme")
+    stem = path.resolve().parent.name if bundle else path.stem
+    return parse_post(text, name=name, settings=settings, default_slug=stem or "post", bundle=bundle)
 
 
 def _looks_binary(raw: bytes) -> bool:
@@ -127,7 +128,7 @@ def _looks_binary(raw: bytes) -> bool:
     return b"\x00" in head or (len(head) > 0 and controls / len(head) > 0.1)
 
 
-def parse_post(text: str, *, name: str, settings: Settings, default_slug: str = "post") -> Post:
+def parse_post(text: str, *, name: str, settings: Settings, default_slug: str = "post", bundle: bool = False) -> Post:
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     matter = split_front_matter(text, name)
     meta = _Meta(matter.meta)
@@ -151,6 +152,8 @@ def parse_post(text: str, *, name: str, settings: Settings, default_slug: str = 
 
     slug, path = _slug_field(meta, name, default_slug)
     url = _url_field(meta, name, settings, slug, path)
+    if bundle and url == f"{settings.site_url.rstrip('/')}/{slug}":
+        url += "/"  # a page bundle's files sit beside it: ![chart](chart.png) is inside the post's folder
     tree = parse_body(body)
     while len(tree.children) > 1 and tree.children[-1].type in ("heading", "hr"):
         tree.children = tree.children[:-1]  # a heading with nothing under it (or a closing rule) ends no message well

@@ -280,8 +280,14 @@ def test_page_bundle_is_named_by_its_folder(tmp_path):
 
     post = tmp_path / "spring-issue" / "index.md"
     post.parent.mkdir()
-    post.write_text("---\ntitle: Spring\n---\nbody\n", encoding="utf-8")
-    assert load_post(post, SETTINGS).slug == "spring-issue"
+    post.write_text("---\ntitle: Spring\n---\nbody ![chart](chart.png)\n", encoding="utf-8")
+    loaded = load_post(post, SETTINGS)
+    assert loaded.slug == "spring-issue"
+    # its own files sit beside it: a relative image resolves inside the bundle's folder
+    assert loaded.url.endswith("/spring-issue/") and loaded.first_image == loaded.url + "chart.png"
+    explicit = post.parent / "_index.md"
+    explicit.write_text("---\ntitle: Spring\nurl: /issues/spring\n---\nbody\n", encoding="utf-8")
+    assert load_post(explicit, SETTINGS).url.endswith("/issues/spring")  # a URL the post gives is kept
 
 
 # --- any text ----------------------------------------------------------------------------------
