@@ -3,7 +3,7 @@ is published as its head, cut between two top-level blocks (before a heading whe
 a closing line that sends the reader to 阅读原文, the full post on the site (content_source_url,
 https://developers.weixin.qq.com/doc/offiaccount/Draft_Box/Add_draft.html). Refusing instead would
 stop the whole press for a long link roundup that every other channel carries; the preview and the
-press plan say what was left out (WechatChannel.notes)."""
+desk show what was left out (WechatChannel.notes)."""
 from __future__ import annotations
 
 import re
