@@ -576,3 +576,12 @@ def test_a_paragraph_told_under_its_heading_is_not_told_again_as_filler():
     texts = bare(CHANNEL.render(make(f"---\ntitle: Adoption grew\n---\n{paragraphs}\n\n## Acme is for everyone\n\n"
                                      f"{closing}\n", "adoption"), SUMMARY))
     assert sum("Acme is a graduated project" in t for t in texts) == 1
+
+
+def test_a_list_item_that_only_labels_the_items_under_it_is_not_a_line():
+    post = make("---\ntitle: Release 4.2\n---\nRelease 4.2 is out today with new options and a faster compiler.\n\n"
+                "## New features\n\n- Command-line options\n    - `--mem-size` sets one memory limit for everything the "
+                "compiler allocates.\n- Ruby API\n    - `log` returns the tail of the compilation log.\n\n"
+                "## Fixes\n\nThe parser no longer crashes on empty heredocs.\n", "release-4-2")
+    features = next(t for t in bare(CHANNEL.render(post, SUMMARY)) if t.startswith("New features"))
+    assert "Command-line options" not in features and "sets one memory limit" in features

@@ -10,7 +10,7 @@ import re
 from typing import Iterable
 
 from channels.x.limits import SECTION_TEASER_WEIGHT
-from channels.x.split import sentences, weighted_length
+from channels.x.split import ends_sentence, sentences, weighted_length
 from channels.x.text import _CJK, Block, join_lines
 
 PROSE_KINDS = ("text", "quote", "html")
@@ -143,6 +143,8 @@ def pick_line(blocks: Iterable[Block], used: set[str], title: str = "") -> str:
     for index, block in enumerate(blocks):
         if block.kind not in PROSE_KINDS or (block.kind == "html" and (not substantive(block.text) or " · " in block.text)):
             continue  # an HTML block of tags or badges ("node.js ReleaseNote") or a table row is not a line
+        if _labels_a_sublist(block, blocks[index + 1] if index + 1 < len(blocks) else None):
+            continue  # "• Command-line options" over "◦ --mem-size limits ...": the items say it
         chosen: list[str] = []
         found = block_sentences(block)
         for number, sentence in enumerate(found):
@@ -162,6 +164,15 @@ def pick_line(blocks: Iterable[Block], used: set[str], title: str = "") -> str:
         if chosen:
             return join_lines(chosen)
     return ""
+
+
+def _labels_a_sublist(block: Block, following: Block | None) -> bool:
+    return bool(block.lead and following is not None and following.text.startswith("◦ ")
+                and not block.text.startswith("◦ ") and not ends_sentence(block.text)
+                and weighted_length(block.text) < _LABEL_WEIGHT)
+
+
+_LABEL_WEIGHT = 60  # a list item this short, with items under it and no sentence of its own, names them
 
 
 def used_key(text: str) -> str:
