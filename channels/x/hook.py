@@ -58,7 +58,10 @@ def clean(sentence: str) -> str:
     sentence = _EDGE_URLS.sub("", sentence).rstrip(" (（")
     if _URL.fullmatch(sentence.strip()):
         return ""
-    return " ".join(sentence.split()).strip(" ·|-–—")
+    return _EDGE_SEPARATORS.sub("", " ".join(sentence.split()))  # "— text", "text |"; not "--flag"
+
+
+_EDGE_SEPARATORS = re.compile(r"^(?:[·|–—-]+(?:\s+|$))+|(?:(?:^|\s+)[·|–—-]+)+$")
 
 
 def lead_in(text: str) -> bool:
