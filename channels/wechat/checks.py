@@ -77,7 +77,9 @@ def article_problems(article: WechatArticle) -> list[str]:
     if len(article.digest) > DIGEST_LIMIT:
         problems.append(f"The digest is {len(article.digest)} characters; WeChat allows at most "
                         f"{DIGEST_LIMIT} (draft/add answers 45004). Shorten channels.wechat.digest.")
-    chars, size = len(visible_text(article.content)), len(article.content.encode("utf-8"))
+    size = len(article.content.encode("utf-8"))
+    # the text is never longer than its markup: only a long article is parsed to count it
+    chars = len(visible_text(article.content)) if len(article.content) >= CONTENT_CHAR_LIMIT else 0
     if chars >= CONTENT_CHAR_LIMIT:
         problems.append(f"The article text is {chars:,} characters; WeChat takes fewer than "
                         f"{CONTENT_CHAR_LIMIT:,} (draft/add answers 45002). Shorten the post.")

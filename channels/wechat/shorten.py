@@ -31,7 +31,10 @@ class Shortened:
 
 
 def fits(content: str) -> bool:
-    return len(content.encode("utf-8")) < BYTE_BUDGET and len(visible_text(content)) < TEXT_BUDGET
+    if len(content.encode("utf-8")) >= BYTE_BUDGET:
+        return False
+    # The text is never longer than the markup it is read from: a short article needs no parse.
+    return len(content) < TEXT_BUDGET or len(visible_text(content)) < TEXT_BUDGET
 
 
 def longest_fitting_head(nodes: Sequence, write_head: Callable[[int], str],
