@@ -153,9 +153,11 @@ def _inline(children: list[Token], md: MarkdownIt) -> list[Token]:
         token = children[index]
         index += 1
         if token.type == "softbreak" and out and out[-1].type == "text" and index < len(children) \
-                and children[index].type == "text" and _JOINS_LINES.match(out[-1].content[-1:]) \
-                and _JOINS_LINES.match(children[index].content[:1]):
+                and children[index].type == "text" and _joins(out[-1].content[-1:], children[index].content[:1]):
             continue  # a line break written inside Chinese or Japanese text is no space at all
+        if token.type == "text" and "][" in token.content:
+            # `[text][ref]` whose definition the site keeps elsewhere (an include): the text, not the brackets
+            token.content = _UNRESOLVED_REFERENCE.sub(r"\1", token.content)
         if token.type == "footnote_ref":
             number = f"[{token.meta['id'] + 1}]"
             out += [Token("html_inline", "", 0, content="<sup>"), Token("text", "", 0, content=number),
@@ -181,6 +183,16 @@ def _inline(children: list[Token], md: MarkdownIt) -> list[Token]:
 # Han, kana, CJK punctuation and full-width forms: scripts written without spaces (not Hangul, which has them).
 _JOINS_LINES = re.compile("[\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u31f0-\u31ff\u3400-\u4dbf"
                           "\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+_UNRESOLVED_REFERENCE = re.compile(r"\[([^\[\]\n]{1,300})\]\[[^\[\]\n]{0,300}\]")
+
+
+def _joins(before: str, after: str) -> bool:
+    """Two lines meet without a space: between Chinese or Japanese characters, and after or before
+    their punctuation (`、` then `rawtr()`)."""
+    return bool(_JOINS_LINES.match(before) and _JOINS_LINES.match(after)
+                or _CJK_PUNCTUATION.match(before) or _CJK_PUNCTUATION.match(after))
+
 
 # Zenn's embeds, `@[tweet](url)`, `@[youtube](id)`, `@[card](url)` (https://zenn.dev/zenn/articles/markdown-guide):
 # the page they show, as a link.

@@ -46,3 +46,14 @@ def test_a_line_break_inside_chinese_or_japanese_is_no_space_but_stays_one_in_ko
     for output in (telegram, wechat):
         assert "今日はいい天気です。明日も晴れ。中文第一行第二行 wrapped words" in output
         assert "한국어 문장 다음 줄" in output
+
+
+def test_a_line_break_after_japanese_punctuation_joins_even_before_latin_text():
+    from channels.registry import CHANNELS
+    from publisher.config import load_settings
+    from publisher.post import parse_post
+
+    settings = load_settings(env={})
+    post = parse_post("---\ntitle: 改行\n---\n開示と、\nrawtr() の説明。\nBitcoin と\nLightning\n", name="b.md", settings=settings)
+    telegram = CHANNELS["telegram"].render(post, settings).calls[0].params["text"]
+    assert "開示と、rawtr() の説明。Bitcoin と Lightning" in telegram

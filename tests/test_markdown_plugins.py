@@ -299,3 +299,13 @@ def test_zenn_messages_are_callouts_and_its_embeds_are_links():
     assert_link_kept(outputs, "https://twitter.com/zenn_dev/status/1")
     assert_link_kept(outputs, "https://www.youtube.com/watch?v=dQw4w9WgXcQ")
     assert "@" not in visible(telegram) and "@tweet" not in outputs["email.text"]
+
+
+def test_a_reference_link_defined_elsewhere_reads_as_its_text_and_code_keeps_its_brackets():
+    outputs = rendered(make_post("See the [responsible disclosure][topic disclosures] and [LND #10331][] notes; "
+                                 "`[x][y]` is code.\n"))
+    for channel, output in outputs.items():
+        text = visible(output)
+        assert "See the responsible disclosure and LND #10331 notes" in text, channel
+        assert "[topic disclosures]" not in text and "[]" not in text, channel
+    assert "[x][y]" in outputs["email.text"]
