@@ -334,9 +334,9 @@ def parse_date(value: object) -> dt.datetime:
 
 
 def file_name_date(stem: str, zone: dt.tzinfo) -> dt.datetime | None:
-    """Jekyll's and Docusaurus's `2026-01-24-title.md`: the file name dates a post without `date:`
-    (the slug stays the whole name, as posts already sent were filed under it)."""
-    m = re.match(r"(\d{4})-(\d{2})-(\d{2})-", stem)
+    """Jekyll's and Docusaurus's `2026-01-24-title.md` (or `2026-01-24_title.md`): the file name dates
+    a post without `date:` (the slug stays the whole name, as posts already sent were filed under it)."""
+    m = re.match(r"(\d{4})-(\d{2})-(\d{2})[-_]", stem)
     try:
         return dt.datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=zone) if m else None
     except ValueError:  # 2026-13-40-…: not a date

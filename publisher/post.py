@@ -234,6 +234,8 @@ def _slug_field(meta: dict, name: str, default_slug: str) -> tuple[str, str | No
     if len(slug) > MAX_SLUG_CHARS:
         raise PostError(f"{name}, field 'slug'", f"is {len(slug)} characters; at most {MAX_SLUG_CHARS} (it names "
                         "the post's URL, its outbox folder and its publication)")
+    if "/" not in raw and raw.strip() != slug and re.fullmatch(r"[A-Za-z0-9._~-]+", raw.strip()):
+        return slug, "/" + raw.strip()  # `slug: moon-v2.3` is the site's address as written
     return slug, ("/" + raw.lstrip("/")).replace(" ", "-") if "/" in raw else None
 
 

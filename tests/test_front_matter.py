@@ -332,3 +332,11 @@ def test_unix_time_dates_are_read_as_utc_and_small_numbers_are_not_dates():
     for value in (2024, 20240105, True):
         with pytest.raises(ValueError):
             parse_date(value)
+
+
+def test_a_slug_with_dots_or_underscores_keeps_them_in_the_url_and_an_underscored_file_name_dates_the_post():
+    p = parse("---\ntitle: T\nslug: moon-v2.3\n---\nbody\n")
+    assert p.url == "https://news.example.org/moon-v2.3" and p.slug == "moon-v23"  # the ledger's name is unchanged
+    assert parse("Title: T\nSlug: twitter_digest_201904\n\nbody\n").url.endswith("/twitter_digest_201904")
+    from publisher.front_matter import file_name_date
+    assert file_name_date("2024-12-25_proto-v0.44", dt.timezone.utc) == dt.datetime(2024, 12, 25, tzinfo=dt.timezone.utc)
