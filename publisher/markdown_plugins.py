@@ -191,7 +191,8 @@ def _joins(before: str, after: str) -> bool:
     """Two lines meet without a space: between Chinese or Japanese characters, and after or before
     their punctuation (`、` then `rawtr()`)."""
     return bool(_JOINS_LINES.match(before) and _JOINS_LINES.match(after)
-                or _CJK_PUNCTUATION.match(before) or _CJK_PUNCTUATION.match(after))
+                or _CJK_PUNCTUATION.match(before) and after.isalnum()  # not before "—— 作者", a quote's source
+                or _CJK_PUNCTUATION.match(after) and before.isalnum())
 
 
 # Zenn's embeds, `@[tweet](url)`, `@[youtube](id)`, `@[card](url)` (https://zenn.dev/zenn/articles/markdown-guide):

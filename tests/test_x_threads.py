@@ -585,3 +585,15 @@ def test_a_list_item_that_only_labels_the_items_under_it_is_not_a_line():
                 "## Fixes\n\nThe parser no longer crashes on empty heredocs.\n", "release-4-2")
     features = next(t for t in bare(CHANNEL.render(post, SUMMARY)) if t.startswith("New features"))
     assert "Command-line options" not in features and "--mem-size sets one memory limit" in features  # flag kept whole
+
+
+def test_a_list_item_whose_link_opens_a_sentence_is_told_as_that_sentence():
+    post = make("---\ntitle: Tools weekly 12\n---\nThe tools that shipped this week, in short.\n\n## Tools\n\n"
+                "- [Oxlint 1.79 just added support](https://oxc.example/1.79). The new transform package also "
+                "unlocks automatic memoization.\n- [Biome 2.5.8](https://biome.example/2.5.8) is out with a new "
+                "compiler rule.\n- [Bun 1.4](https://bun.example/1.4): React Compiler support through a flag.\n",
+                "tools-12")
+    texts = bare(CHANNEL.render(post, SUMMARY))
+    assert any(t.startswith("Oxlint 1.79 just added support. The new transform package") for t in texts)
+    assert any(t.startswith("Biome 2.5.8 is out with a new compiler rule.") for t in texts)
+    assert any(t.startswith("Bun 1.4\n\nReact Compiler support through a flag.") for t in texts)  # a real title

@@ -36,6 +36,8 @@ _SPONSOR = re.compile(r"\b(?:sponsor(?:ed|s)?|advertis\w*|partner content|promot
 _GENERIC_LABEL = re.compile(r"^(?:read (?:more|on|the (?:full )?(?:story|article|post))|more|source|link|"
                             r"here|original|full story|continue reading|→|»|原文|阅读原文|原文链接|链接|详情|查看详情|"
                             r"続きを読む|元記事|詳細|リンク|ソース)\W*$", re.I)
+# "[Biome 2.5](url) is out with…", "[Oxlint added support](url). The new…": the link is part of a sentence
+_CONTINUES = re.compile(r"^\s*(?:[.,;!?…)]|(?!by |via |from )[a-z])")
 # "by Jane Doe", "via Hacker News": who wrote or sent the item, not what it says
 _BYLINE = re.compile(r"^(?:by|via|from)\s+[^.!?。！？:：]{1,60}$", re.I)
 _ENUMERATION = re.compile(r"^\s*(?:\d{1,3}[.)]\s+|\d{1,3}[、．）]\s*|[(（]\d{1,3}[)）]\s*|[①-⑳]\s*|#\d{1,3}\s+)")
@@ -222,7 +224,8 @@ class _Reader:
         lead = self.lead(first.children[0]) if first is not None else None
         # "- [Fuzzing parsers for fun](url) by J. Doe": a link list's title, though no ":" follows;
         # "- [OpenAI](url) raised...": a name that starts a sentence
-        if lead is not None and (lead.separated or lead.linked and title_like(lead.title)):
+        if lead is not None and (lead.separated or lead.linked and title_like(lead.title)
+                                 and not _CONTINUES.match(self.plain(lead.rest))):
             line = self.rest_line(lead.rest, lead.title)
             title = lead.title
             byline = _BYLINE.match(line)
