@@ -12,7 +12,8 @@ import threading
 
 import nh3
 
-from publisher.html_markdown import markdown_in_html, open_markdown_blocks
+from publisher.html_markdown import markdown_in_html
+from publisher.markdown_dialects import read_as_written
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
@@ -82,7 +83,7 @@ def _sanitize_inline(children: list[Token]) -> list[Token]:
 
 def parse_body(markdown: str) -> SyntaxTreeNode:
     """Parse a body once; raw HTML comes out sanitized."""
-    tokens = _parser().parse(open_markdown_blocks(markdown))
+    tokens = _parser().parse(read_as_written(markdown))
     for tok in tokens:
         if tok.type == "html_block":
             tok.content = sanitize_html(markdown_in_html(tok.content))

@@ -309,3 +309,15 @@ def test_a_reference_link_defined_elsewhere_reads_as_its_text_and_code_keeps_its
         assert "See the responsible disclosure and LND #10331 notes" in text, channel
         assert "[topic disclosures]" not in text and "[]" not in text, channel
     assert "[x][y]" in outputs["email.text"]
+
+
+def test_headings_without_a_space_and_bold_around_only_a_comment_read_as_their_sites_read_them():
+    post = make_post("###Registration is open!\n\nText here.\n\n- **<!--anchor-->****Full aggregation:** a draft.\n\n"
+                     "```\n##not a heading\n```\n\n#hashtag stays text\n")
+    outputs = rendered(post)
+    assert "<h3" in outputs["email.html"] and "###" not in visible(outputs["email.html"])
+    for channel, output in outputs.items():
+        text = visible(output)
+        assert "Registration is open!" in text and "****" not in text and "**" not in text.replace("**not", ""), channel
+        assert "#hashtag stays text" in text, channel
+    assert "##not a heading" in outputs["email.text"]  # code keeps its characters
