@@ -160,3 +160,25 @@ def callout_fence(chunk: str, start: int, end: int) -> str | None:
     kind = _KINDS.get(word, "note")
     title = named.get("title") or (positional[1] if len(positional) > 1 and name == "admonition" else "")
     return f":::{kind} {_label(title)}".rstrip()
+
+
+# Docusaurus/MDX image components: `<Image src={require('./img/a.png')} alt="…" />`, `<img>`-like
+# components given a plain src, `<ThemedImage sources={{light: …}} />`.
+_JSX_SOURCE = re.compile(r"""\b(?:src|light)\s*[=:]\s*(?:\{\s*require\(\s*(["'])([^"'{}]+)\1\s*\)(?:\.default)?\s*\}|"""
+                         r"""(["'])([^"'{}]+)\3)""")
+_JSX_ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)'|\{\s*["']([^"']*)["']\s*\})""")
+
+
+def jsx_image(tag: str, name: str) -> str | None:
+    """Markdown for an MDX image component, or None when `tag` is not one (its text is kept)."""
+    if not re.search(r"image|img|figure|screenshot|picture", name, re.I):
+        return None
+    source = _JSX_SOURCE.search(tag)
+    if source is None:
+        return None
+    src = source.group(2) or source.group(4)
+    if src.lower().startswith(("javascript:", "data:")):
+        return None
+    alt = _JSX_ALT.search(tag)
+    label = next((a for a in alt.groups() if a), "") if alt else ""
+    return f"![{_label(label)}]({_target(src)})"

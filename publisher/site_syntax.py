@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from publisher.markdown import ALLOWED_TAGS, DROPPED_WITH_CONTENT
-from publisher.site_media import callout_fence, iframe_link, is_cross_reference, literal_url, media_markdown
+from publisher.site_media import callout_fence, iframe_link, is_cross_reference, jsx_image, literal_url, media_markdown
 
 HTML_TAGS = frozenset(ALLOWED_TAGS | DROPPED_WITH_CONTENT | {"html", "head", "body", "link", "meta", "font",
                                                              "center", "video", "audio", "source", "form"})
@@ -202,8 +202,9 @@ def _prose(lines: list[str], numbers: list[int], state: _State) -> list[str]:
     jsx = [m for m in _JSX.finditer(masked) if _is_component(m[2])]
     _templates(chunk, _blank_out(masked, [m.span() for m in jsx]), cuts, state, line_of)
     for m in jsx:
-        cuts.append((m.start(), m.end(), "", True))
-        if m[2] not in state.components:
+        image = jsx_image(m[0], m[2])  # an image component becomes the image; any other goes
+        cuts.append((m.start(), m.end(), image or "", True))
+        if not image and m[2] not in state.components:
             state.components.append(m[2])
             state.notes.append(f"line {line_of(m.start())}: MDX component <{m[2]}> left out; its text is kept")
     for m in _PELICAN_FILENAME.finditer(masked):

@@ -179,3 +179,12 @@ def test_a_callout_tag_sharing_its_line_is_left_out_and_reported():
 
 def test_table_of_contents_markers_on_their_own_lines_are_dropped():
     assert clean("Intro.\n\n[[TOC]]\n\n## A\n\ntext [toc] inline\n\n[TOC]\n").text == "Intro.\n\n## A\n\ntext [toc] inline\n"
+
+
+def test_mdx_image_components_become_images_and_are_not_reported():
+    out = clean("### Notices\n\n<Image src={require('./img/notice.png')} width=\"90%\" />\n\n"
+                "<ThemedImage alt=\"Dark mode\" sources={{light: '/img/l.png', dark: '/img/d.png'}} />\n\n"
+                "<Screenshot src=\"/img/s.png\" alt={'The list'} />\n\n<Tabs>kept</Tabs>\n")
+    assert out.text == ("### Notices\n\n![](./img/notice.png)\n\n![Dark mode](/img/l.png)\n\n![The list](/img/s.png)\n\n"
+                        "kept\n")
+    assert out.notes == ("line 9: MDX component <Tabs> left out; its text is kept",)
