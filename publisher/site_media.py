@@ -1,7 +1,8 @@
-"""Site tags that stand for a picture, a video or a post on another platform, as Markdown readers
-can follow: Hugo's `{{< figure src=… >}}`, `{{< youtube ID >}}`, `{{< tweet user=… id=… >}}`,
-`{{< vimeo >}}`, `{{< gist >}}`, `{{< instagram >}}`; Jekyll's `{% include figure.html src=… %}`,
-`{% youtube ID %}`, `{% twitter URL %}`; Zola's `{{ youtube(id="…") }}`. Any other tag gives None
+"""Site tags that stand for something readers can follow or read, as Markdown: media (Hugo's
+`{{< figure src=… >}}`, `{{< youtube ID >}}`, `{{< tweet user=… id=… >}}`, `{{< vimeo >}}`, `{{< gist >}}`,
+`{{< instagram >}}`; Jekyll's `{% include figure.html src=… %}`, `{% youtube ID %}`, `{% twitter URL %}`;
+Zola's `{{ youtube(id="…") }}`; MDX image components), callouts (`callout_fence`), front matter
+values (`{{ page.x }}`, `page_value`) and Hexo's `{% post_link %}`. Any other tag gives None
 (publisher.site_syntax reports and drops it). Cross-references (`{{< ref >}}`, `{% post_url %}`,
 `{% link %}`) are named by `is_cross_reference`: the site would compute their URL, we cannot."""
 from __future__ import annotations
@@ -182,3 +183,21 @@ def jsx_image(tag: str, name: str) -> str | None:
     alt = _JSX_ALT.search(tag)
     label = next((a for a in alt.groups() if a), "") if alt else ""
     return f"![{_label(label)}]({_target(src)})"
+
+
+_PAGE_VARIABLE = re.compile(r"\{\{-?\s*(?:page|\.Params|\$\.Params)\.([\w-]+(?:\.[\w-]+){0,3})\s*-?\}\}")
+
+
+def page_value(tag: str, meta: dict) -> str | None:
+    """The front matter's text for `{{ page.image }}`, `{{ page.author.name }}`, `{{ .Params.x }}`;
+    None for anything else (a list, a mapping, a key not there)."""
+    m = _PAGE_VARIABLE.fullmatch(tag.strip())
+    if not m:
+        return None
+    value: object = meta
+    for key in m[1].split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    text = " ".join(str(value).split())
+    return text[:500] if text else None

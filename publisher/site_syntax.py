@@ -22,7 +22,8 @@ import re
 from dataclasses import dataclass
 
 from publisher.markdown import ALLOWED_TAGS, DROPPED_WITH_CONTENT
-from publisher.site_media import callout_fence, iframe_link, is_cross_reference, jsx_image, literal_url, media_markdown
+from publisher.site_media import (callout_fence, iframe_link, is_cross_reference, jsx_image, literal_url,
+                                  media_markdown, page_value)
 
 HTML_TAGS = frozenset(ALLOWED_TAGS | DROPPED_WITH_CONTENT | {"html", "head", "body", "link", "meta", "font",
                                                              "center", "video", "audio", "source", "form"})
@@ -349,7 +350,7 @@ def _templates(chunk: str, masked: str, cuts: list, state: _State, line_of) -> N
             pos = close.end()
         elif re.fullmatch(r"\{\{([<%])/\*.*\*/([>%])\}\}", tag, re.S):
             cuts.append((start, end, "{{" + opener[2] + chunk[start + 5:end - 5] + closer[0] + "}}", False))
-        elif (value := _page_value(chunk[start:end], state.meta)) is not None:
+        elif (value := page_value(chunk[start:end], state.meta)) is not None:
             cuts.append((start, end, value, False))
         elif (path := literal_url(chunk[start:end])) is not None:
             cuts.append((start, end, path.replace(" ", "%20"), False))
@@ -362,24 +363,6 @@ def _templates(chunk: str, masked: str, cuts: list, state: _State, line_of) -> N
             shown = shown if len(shown) <= 80 else shown[:77] + "..."
             cuts.append((start, end, "", False))
             state.notes.append(f"line {line_of(start)}: Liquid/Hugo tag {shown} would reach readers; it is left out")
-
-
-_PAGE_VARIABLE = re.compile(r"\{\{-?\s*(?:page|\.Params|\$\.Params)\.([\w-]+(?:\.[\w-]+){0,3})\s*-?\}\}")
-
-
-def _page_value(tag: str, meta: dict) -> str | None:
-    """The front matter's text for `{{ page.image }}`, `{{ page.author.name }}`, `{{ .Params.x }}`;
-    None for anything else (a list, a mapping, a key not there)."""
-    m = _PAGE_VARIABLE.fullmatch(tag.strip())
-    if not m:
-        return None
-    value: object = meta
-    for key in m[1].split("."):
-        value = value.get(key) if isinstance(value, dict) else None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return None
-    text = " ".join(str(value).split())
-    return text[:500] if text else None
 
 
 def _link_text_start(masked: str, start: int, end: int) -> int | None:
