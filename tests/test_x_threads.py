@@ -597,3 +597,17 @@ def test_a_list_item_whose_link_opens_a_sentence_is_told_as_that_sentence():
     assert any(t.startswith("Oxlint 1.79 just added support. The new transform package") for t in texts)
     assert any(t.startswith("Biome 2.5.8 is out with a new compiler rule.") for t in texts)
     assert any(t.startswith("Bun 1.4\n\nReact Compiler support through a flag.") for t in texts)  # a real title
+
+
+def test_a_long_line_ending_in_a_colon_is_told_with_an_ellipsis_and_a_short_lead_in_is_not():
+    post = make("---\ntitle: This week in Acme\n---\nLet's explore this week's news.\n\n"
+                "### [Add support for the QUERY method](https://acme.example/pr/1)\n\n"
+                "QUERY is a safe and idempotent HTTP method that carries the query in the request body, for "
+                "queries too large for a URL query string:\n\n```ruby\nget :search, query: true\n```\n\n"
+                "### [Faster boot](https://acme.example/pr/2)\n\nHere is how:\n\n```sh\nacme boot --fast\n```\n",
+                "acme-week")
+    texts = bare(CHANNEL.render(post, SUMMARY))
+    query = next(t for t in texts if t.startswith("Add support for the QUERY method"))
+    assert "QUERY is a safe and idempotent HTTP method" in query and not query.split("\n\n")[1].endswith(":")
+    assert query.split("\n\n")[1].endswith("…")
+    assert not any("Here is how" in t for t in texts)

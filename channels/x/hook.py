@@ -156,6 +156,8 @@ def pick_line(blocks: Iterable[Block], used: set[str], title: str = "") -> str:
                 listed = _listed(blocks[index + 1:])
                 chosen.append(f"{text}{'' if text.endswith('：') else ' '}{listed}")
                 break
+            if lead_in(text) and weighted_length(text) >= _SAYS_SOMETHING:  # a sentence that goes on below
+                text = text.rstrip(" :：") + "…"
             if not text or lead_in(text) or boilerplate(text) or _key(text) in used or same_text(text, title) \
                     or _ADDRESS.match(text):
                 if chosen:
@@ -175,7 +177,8 @@ def _labels_a_sublist(block: Block, following: Block | None) -> bool:
                 and weighted_length(block.text) < _LABEL_WEIGHT)
 
 
-_LABEL_WEIGHT = 60  # a list item this short, with items under it and no sentence of its own, names them
+_LABEL_WEIGHT = 60
+_SAYS_SOMETHING = 100  # a line ending in ":" this long says something itself ("QUERY is a safe method that…")  # a list item this short, with items under it and no sentence of its own, names them
 
 
 def used_key(text: str) -> str:
