@@ -414,3 +414,15 @@ def test_a_quote_under_a_list_item_starts_at_its_bar_and_a_quoted_list_keeps_its
     assert "<blockquote>We rewrote constraint solving." in text
     assert not re.search(r"<blockquote>\s", text)
     assert re.search(r"<blockquote>• a quoted item\n+ +with a second paragraph", text)
+
+
+def test_no_message_ends_on_a_lead_in_or_a_rule():
+    sections = "\n\n---\n\n".join(
+        f"## Part {n}\n\n" + "A paragraph of some length about the part, to fill the message. " * 12
+        + "\n\nIt lets you do things such as:\n\n- one thing\n- another thing\n" for n in range(8))
+    _, payload = render(f"---\ntitle: Lead-ins\n---\n{sections}\n", limit=1200)
+    texts = all_texts(payload)
+    assert len(texts) > 3
+    for text in texts[:-1]:
+        shown_text = parsed(text)[0].rstrip()
+        assert not shown_text.endswith((":", "—")), shown_text[-80:]

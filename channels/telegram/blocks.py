@@ -336,6 +336,22 @@ def is_heading(node: SyntaxTreeNode) -> bool:
             and 0 < len(inline_text(content[0]).strip()) <= BOLD_HEADING_MAX)
 
 
+def introduces(node: SyntaxTreeNode, following: SyntaxTreeNode | None) -> bool:
+    """A rule, or a paragraph ending in a colon right before the list, code, table or quote it
+    introduces: like a heading, it travels with that block, so no message ends on "such as:" or ———."""
+    if following is None:
+        return False
+    if node.type == "hr":
+        return True
+    return (node.type == "paragraph" and bool(node.children) and following.type in _INTRODUCED
+            and inline_text(node.children[0]).rstrip().endswith((":", "："))
+            and len(inline_text(node.children[0])) <= LEAD_IN_MAX)
+
+
+_INTRODUCED = frozenset({"bullet_list", "ordered_list", "fence", "code_block", "table", "blockquote", "html_block"})
+LEAD_IN_MAX = 300  # characters: a longer paragraph is text of its own, whatever it ends with
+
+
 def is_lead_image(node: SyntaxTreeNode, image: str | None, ctx: RenderContext) -> bool:
     """A paragraph holding only `image` (it is shown as the post's photo or preview already)."""
     if not image or node.type != "paragraph" or not node.children:
@@ -348,7 +364,8 @@ def article_parts(post: Post, ctx: RenderContext, lead_image: str | None = None)
     """The post's top-level blocks with their heading flags; a first paragraph holding only
     `lead_image` is left out (its image is the post's photo) but still counts as image 1."""
     parts: list[Part] = []
-    for position, node in enumerate(post.tree.children):
+    nodes = post.tree.children
+    for position, node in enumerate(nodes):
         skip = position == 0 and is_lead_image(node, lead_image, ctx)
         block = tuple(block_runs(node, ctx))
         if skip or not "".join(r.text for r in block).strip():
@@ -357,7 +374,8 @@ def article_parts(post: Post, ctx: RenderContext, lead_image: str | None = None)
         if gallery and parts and parts[-1].gallery:
             parts[-1] = Part(parts[-1].block + (Run("\n", ctx.quote),) + block, False, True)
         else:
-            parts.append(Part(block, is_heading(node), gallery))
+            following = nodes[position + 1] if position + 1 < len(nodes) else None
+            parts.append(Part(block, is_heading(node) or introduces(node, following), gallery))
     return parts
 
 
