@@ -611,3 +611,13 @@ def test_a_long_line_ending_in_a_colon_is_told_with_an_ellipsis_and_a_short_lead
     assert "QUERY is a safe and idempotent HTTP method" in query and not query.split("\n\n")[1].endswith(":")
     assert query.split("\n\n")[1].endswith("…")
     assert not any("Here is how" in t for t in texts)
+
+
+def test_a_title_line_over_its_text_never_ends_a_full_tweet_alone():
+    text = "Commit 0 made part 0 of the framework, " + ", ".join(
+        f"[helper {n}](https://github.com/acme/acme/pull/5{n:03d})" for n in range(9)) + " safe to run in parallel."
+    post = make(f"---\ntitle: This week in Acme\n---\nIntro.\n\n[Make Acme more parallel-safe](https://acme.example/pr/9)  \n"
+                f"{text}\n", "acme-full")
+    texts = bare(CHANNEL.render(post, FULL))
+    holder = next(t for t in texts if "Make Acme more parallel-safe" in t)
+    assert "Commit 0 made part 0" in holder  # the title goes with the start of its text

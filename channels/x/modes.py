@@ -16,7 +16,7 @@ from channels.x.hook import body_hook, clean, lead_in, pick_line, usable, used_k
 from channels.x.issue import BACK_MATTER, MAX_ITEM_IMAGES, Unit, issue_items, issue_items_asked, item_title
 from channels.x.layout import numbering
 from channels.x.limits import MAX_WEIGHTED, PARAGRAPH_SEP
-from channels.x.split import sentences, shorten, weighted_length
+from channels.x.split import ends_sentence, sentences, shorten, weighted_length
 from channels.x.text import Block, _blocks, _plain_inline_text, _TextContext, article_blocks
 from publisher.language import words
 from publisher.post import Post
@@ -214,6 +214,19 @@ def _section_units(blocks: list[Block], used: set[str], title: str) -> list[Unit
 FULL_MODE_MAX_CHARS = 100 * MAX_WEIGHTED
 
 
+_TITLE_LINE_MAX = 120  # characters: a first line this short, with no sentence end, titles the lines after it
+
+
+def _titled(block: Block) -> list[Block]:
+    """"[Title](url)⏎text" (a title line, a hard break, its text) as a heading and its text, so the
+    title never ends a tweet without them."""
+    first, _, rest = block.text.partition("\n")
+    if block.kind != "text" or block.lead or not rest.strip() or len(first) > _TITLE_LINE_MAX \
+            or ends_sentence(first) or not first.strip():
+        return [block]
+    return [Block(first, sep=block.sep, images=block.images, kind="heading"), Block(rest, sep="\n", tail=block.tail)]
+
+
 def full_groups(post: Post, link: str, problems: list[str] | None = None) -> list[list[Block]]:
     """The whole article as one group: title, then every block of the body (up to FULL_MODE_MAX_CHARS)."""
     blocks, room = [], FULL_MODE_MAX_CHARS
@@ -227,7 +240,7 @@ def full_groups(post: Post, link: str, problems: list[str] | None = None) -> lis
                                 "characters); the thread stops there: use summary mode")
             break
         room -= len(block.text)
-        blocks.append(block)
+        blocks += _titled(block)
     groups = [_hook_blocks(post, "", link) + blocks]
     if link == "last":
         groups[-1] = groups[-1] + [_link_block(post)]
