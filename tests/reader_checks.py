@@ -200,7 +200,7 @@ def _ends_cleanly(line: str, post) -> bool:
     if not line or _SENTENCE_END.search(line) or line.endswith("…"):
         return True
     tail = norm(line)[-16:]
-    if not tail:
+    if not tail or norm(post.title).endswith(tail):  # the title, which has no closing punctuation
         return True
     for node in walk(post.tree):  # the end of a block that has no closing punctuation (a heading, an item)
         if node.type == "inline" and norm(_URL.sub("", inline_text(node))).endswith(tail):
