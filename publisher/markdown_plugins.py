@@ -155,6 +155,9 @@ def _inline(children: list[Token], md: MarkdownIt) -> list[Token]:
         if token.type == "softbreak" and out and out[-1].type == "text" and index < len(children) \
                 and children[index].type == "text" and _joins(out[-1].content[-1:], children[index].content[:1]):
             continue  # a line break written inside Chinese or Japanese text is no space at all
+        while token.type == "text" and index < len(children) and children[index].type == "text":
+            token.content += children[index].content  # "[", "Core", "]": markdown-it's pieces of a failed link
+            index += 1
         if token.type == "text" and "][" in token.content:
             # `[text][ref]` whose definition the site keeps elsewhere (an include): the text, not the brackets
             token.content = _UNRESOLVED_REFERENCE.sub(r"\1", token.content)

@@ -303,11 +303,13 @@ def test_zenn_messages_are_callouts_and_its_embeds_are_links():
 
 def test_a_reference_link_defined_elsewhere_reads_as_its_text_and_code_keeps_its_brackets():
     outputs = rendered(make_post("See the [responsible disclosure][topic disclosures] and [LND #10331][] notes; "
-                                 "`[x][y]` is code.\n"))
+                                 "`[x][y]` is code. 最近の[Bitcoin Core][core repo]、[Core Lightning][cln repo]、"
+                                 "[BTCPay Server][btcpay repo]。\n"))
     for channel, output in outputs.items():
         text = visible(output)
         assert "See the responsible disclosure and LND #10331 notes" in text, channel
-        assert "[topic disclosures]" not in text and "[]" not in text, channel
+        assert "[topic disclosures]" not in text and "[]" not in text and "repo]" not in text, channel
+        assert "最近のBitcoinCore、CoreLightning、BTCPayServer。" in "".join(text.split()), channel  # email wraps
     assert "[x][y]" in outputs["email.text"]
 
 
