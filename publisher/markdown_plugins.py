@@ -152,8 +152,8 @@ def _inline(children: list[Token], md: MarkdownIt) -> list[Token]:
     while index < len(children):
         token = children[index]
         index += 1
-        if token.type == "softbreak" and out and out[-1].type == "text" and index < len(children) \
-                and children[index].type == "text" and _joins(out[-1].content[-1:], children[index].content[:1]):
+        if token.type == "softbreak" and out and out[-1].type in _WORDS and index < len(children) \
+                and children[index].type in _WORDS and _joins(out[-1].content[-1:], children[index].content[:1]):
             continue  # a line break written inside Chinese or Japanese text is no space at all
         while token.type == "text" and index < len(children) and children[index].type == "text":
             token.content += children[index].content  # "[", "Core", "]": markdown-it's pieces of a failed link
@@ -187,6 +187,7 @@ def _inline(children: list[Token], md: MarkdownIt) -> list[Token]:
 _JOINS_LINES = re.compile("[\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u31f0-\u31ff\u3400-\u4dbf"
                           "\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
+_WORDS = ("text", "code_inline")
 _UNRESOLVED_REFERENCE = re.compile(r"\[([^\[\]\n]{1,300})\]\[[^\[\]\n]{0,300}\]")
 
 

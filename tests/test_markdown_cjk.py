@@ -54,6 +54,7 @@ def test_a_line_break_after_japanese_punctuation_joins_even_before_latin_text():
     from publisher.post import parse_post
 
     settings = load_settings(env={})
-    post = parse_post("---\ntitle: 改行\n---\n開示と、\nrawtr() の説明。\nBitcoin と\nLightning\n", name="b.md", settings=settings)
+    post = parse_post("---\ntitle: 改行\n---\n開示と、\nrawtr() の説明。\nBitcoin と\nLightning、\n`code()`です。\n",
+                      name="b.md", settings=settings)
     telegram = CHANNELS["telegram"].render(post, settings).calls[0].params["text"]
-    assert "開示と、rawtr() の説明。Bitcoin と Lightning" in telegram
+    assert "開示と、rawtr() の説明。Bitcoin と Lightning、<code>code()</code>です。" in telegram
