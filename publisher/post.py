@@ -247,8 +247,8 @@ def _url_field(meta: dict, name: str, settings: Settings, slug: str, path: str |
             continue  # a Jekyll permalink pattern (/:year/:title/) names no one post
         if value.startswith("//"):
             value = "https:" + value
-        elif value.startswith("/"):
-            value = site + value
+        elif value.startswith("/") or key == "permalink" and re.fullmatch(r"[\w.~%-]+(?:/[\w.~%-]*)*", value):
+            value = site + "/" + value.lstrip("/")  # Hexo's `permalink: my-post` is a path too
         if not re.match(r"https?://[^\s/]+", value):
             raise PostError(f"{name}, field '{key}'", f"expected an http(s) URL or a path like /blog/post/, "
                             f"got {value!r}")

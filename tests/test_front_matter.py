@@ -340,3 +340,13 @@ def test_a_slug_with_dots_or_underscores_keeps_them_in_the_url_and_an_underscore
     assert parse("Title: T\nSlug: twitter_digest_201904\n\nbody\n").url.endswith("/twitter_digest_201904")
     from publisher.front_matter import file_name_date
     assert file_name_date("2024-12-25_proto-v0.44", dt.timezone.utc) == dt.datetime(2024, 12, 25, tzinfo=dt.timezone.utc)
+
+
+def test_hexo_front_matter_without_an_opening_line_and_a_bare_permalink():
+    p = parse('title: "分析复杂度"\ndate: 2019-11-06\ntags: [Swift, Algorithm]\npermalink: analyzing-complexity\n\n'
+              "---\n\n正文从这里开始。\n")
+    assert p.title == "分析复杂度" and p.tags == ("Swift", "Algorithm") and p.body == "正文从这里开始。"
+    assert p.url == "https://news.example.org/analyzing-complexity"
+    pelican = parse("Title: T\nDate: 2020-01-02\n\nbody\n\n---\n\nmore\n")  # Pelican headers, then a rule
+    assert pelican.title == "T" and "more" in pelican.body
+
