@@ -11,13 +11,12 @@ import re
 import threading
 
 import nh3
-
-from publisher.html_markdown import markdown_in_html
-from publisher.markdown_dialects import read_as_written
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 
+from publisher.html_markdown import markdown_in_html
+from publisher.markdown_dialects import read_as_written
 from publisher.markdown_plugins import use_plugins
 
 # Tags whose content is dropped with them (not merely unwrapped).

@@ -91,7 +91,7 @@ def signup_address(raw: str | None, smtputf8: bool) -> str:
         raise InvalidAddress(f"longer than {MAX_ADDRESS_CHARS} characters")
     address = normalize_email(text_, smtputf8=smtputf8)
     local, _, domain = address.rpartition("@")
-    unquoted = re.sub(r"\\(.)", r"\1", local[1:-1]) if local.startswith('"') else ""
+    unquoted = _unquoted(local) if local.startswith('"') else ""
     if unquoted and DOT_ATOM.match(unquoted):
         # `"alice"@x` is alice@x (RFC 5321 4.1.2): one row, so an active reader is not signed up twice
         return f"{unquoted.lower()}@{domain}"
@@ -110,8 +110,13 @@ def mailbox_key(address: str) -> str:
     form mails one inbox once per spelling)."""
     local, _, domain = address.rpartition("@")
     if local.startswith('"') and local.endswith('"') and len(local) >= 2:
-        local = re.sub(r"\\(.)", r"\1", local[1:-1])
+        local = _unquoted(local)
     return f"{local.split('+', 1)[0].lower()}@{domain.lower()}"
+
+
+def _unquoted(local: str) -> str:
+    """A quoted local part's mailbox name: `"a\\"b"` is a"b (RFC 5321 4.1.2)."""
+    return re.sub(r"\\(.)", r"\1", local[1:-1])
 
 
 class Signups:

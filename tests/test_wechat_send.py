@@ -690,3 +690,13 @@ def test_a_platform_that_counts_the_markup_gets_the_article_cut_to_fit_in_one_dr
     assert "第 0 条" in content and "第 199 条" not in content
     assert [p for p in sandbox.paths() if p == "/cgi-bin/draft/add"] == ["/cgi-bin/draft/add"] * 2  # 45002, then one draft
     assert run.send().state == "sent" and len(sandbox.drafts()) == 1  # pressing again adds nothing
+
+
+def test_an_article_that_cannot_be_cut_to_the_markup_count_fails_on_the_first_refusal(settings, store, sandbox):
+    sandbox.configure(content_count="markup")
+    one_block = "".join(f"**要点 {n}**，" for n in range(1200))  # one paragraph, its markup over 20,000
+    run = Run(settings, store, parse_post("---\ntitle: 周刊\n---\n" + one_block + "\n", name="one.md", settings=settings))
+    assert len(run.article.content) > 20_000 > len(visible_text(run.article.content))
+    with pytest.raises(PermanentError, match="45002"):
+        run.send()
+    assert sandbox.paths().count("/cgi-bin/draft/add") == 1 and sandbox.drafts() == []

@@ -93,7 +93,7 @@ class WechatClient:
             answer = self._post(path, token, body, params, files)
         code = _errcode(answer)
         if code and code not in accept:
-            raise self._refusal(path, answer)
+            raise self.refusal_error(path, answer)
         return answer
 
     def access_token(self) -> str:
@@ -123,7 +123,7 @@ class WechatClient:
             # Asking for a token changes nothing we could duplicate: just try again later.
             raise TransientError(str(exc)) from None
         if _errcode(answer) or not isinstance(answer.get("access_token"), str):
-            raise self._refusal(path, answer)
+            raise self.refusal_error(path, answer)
         self._known_tokens.add(answer["access_token"])
         return answer["access_token"], int(answer.get("expires_in") or 0)
 
@@ -141,7 +141,7 @@ class WechatClient:
             raise transport_error(path, exc, self.scrub) from None
         return read_answer(path, response, self.scrub)
 
-    def _refusal(self, path: str, answer: dict) -> Exception:
+    def refusal_error(self, path: str, answer: dict) -> Exception:
         return refusal(path, answer, self.scrub)
 
     def close(self) -> None:

@@ -128,7 +128,7 @@ class _DeliverySteps:
             return answer
         shorter = within_markup(article["content"], CONTENT_CHAR_LIMIT, self.article.continued)
         if shorter is None:
-            return self.client.call(path, request(article))  # the same refusal, raised as one
+            raise self.client.refusal_error(path, answer)  # not even the first block fits: WeChat's own error
         self.shortened_for_markup = True
         return self.client.call(path, request({**article, "content": sendable_text(shorter)}))
 

@@ -177,8 +177,8 @@ def _labels_a_sublist(block: Block, following: Block | None) -> bool:
                 and weighted_length(block.text) < _LABEL_WEIGHT)
 
 
-_LABEL_WEIGHT = 60
-_SAYS_SOMETHING = 100  # a line ending in ":" this long says something itself ("QUERY is a safe method that…")  # a list item this short, with items under it and no sentence of its own, names them
+_LABEL_WEIGHT = 60  # a list item this short, with items under it and no sentence of its own, names them
+_SAYS_SOMETHING = 100  # a line ending in ":" this long says something itself ("QUERY is a safe method that…")
 
 
 def used_key(text: str) -> str:
